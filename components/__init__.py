@@ -1,0 +1,1 @@
+"""TAP's Pulumi components: one ComponentResource per module."""

@@ -1,0 +1,129 @@
+"""The region's customer-managed KMS key, shared by every encrypted resource of that region."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from tap import naming
+from tap.policy_doc import document
+from tap.tags import name_tag
+
+
+@dataclass(frozen=True)
+class RegionKeyArgs:
+    """Inputs of RegionKey."""
+
+    environment: str
+    """Environment name, for the alias and tags."""
+    region: str
+    """The region this key lives in (its provider is the component's)."""
+    deletion_window_in_days: int = 30
+    """Waiting period before a deleted key is gone: 7 in dev keeps teardown quick."""
+
+
+def key_policy(account_id: str, region: str) -> str:
+    """Key policy: the account administers it; AWS services of this region may use it.
+
+    Services are admitted only for what they do with the key, and CloudWatch Logs only for
+    log groups of this account and region (encryption-context condition).
+    """
+    root = f"arn:aws:iam::{account_id}:root"
+    autoscaling_role = (
+        f"arn:aws:iam::{account_id}:role/aws-service-role/autoscaling.amazonaws.com/"
+        "AWSServiceRoleForAutoScaling"
+    )
+    use = [
+        "kms:Decrypt",
+        "kms:DescribeKey",
+        "kms:Encrypt",
+        "kms:GenerateDataKey*",
+        "kms:ReEncrypt*",
+    ]
+    return document(
+        {
+            "Sid": "AccountAdministers",
+            "Effect": "Allow",
+            "Principal": {"AWS": root},
+            "Action": "kms:*",
+            "Resource": "*",
+        },
+        {
+            "Sid": "CloudWatchLogsOfThisRegion",
+            "Effect": "Allow",
+            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+            "Action": use,
+            "Resource": "*",
+            "Condition": {
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": (
+                        f"arn:aws:logs:{region}:{account_id}:log-group:*"
+                    )
+                }
+            },
+        },
+        {
+            # Alarms publish to the SNS topic encrypted with this key.
+            "Sid": "CloudWatchAlarmsPublish",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+        },
+        {
+            # Auto Scaling launches instances whose EBS volumes use this key.
+            "Sid": "AutoScalingUsesKeyForVolumes",
+            "Effect": "Allow",
+            "Principal": {"AWS": autoscaling_role},
+            "Action": use,
+            "Resource": "*",
+        },
+        {
+            "Sid": "AutoScalingGrantsForVolumes",
+            "Effect": "Allow",
+            "Principal": {"AWS": autoscaling_role},
+            "Action": "kms:CreateGrant",
+            "Resource": "*",
+            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        },
+    )
+
+
+class RegionKey(pulumi.ComponentResource):
+    """A KMS key with rotation and an alias `alias/<environment>-<region>`."""
+
+    def __init__(
+        self, name: str, args: RegionKeyArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("tap:keys:RegionKey", name, None, opts)
+        if not 7 <= args.deletion_window_in_days <= 30:
+            raise ValueError(
+                f"RegionKeyArgs.deletion_window_in_days {args.deletion_window_in_days}"
+            )
+        child = pulumi.ResourceOptions(parent=self)
+        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        key_name = naming.physical_name(args.environment, "key", args.region)
+
+        key = aws.kms.Key(
+            f"{name}-cmk",
+            description=f"TAP {args.environment} data key for {args.region}",
+            enable_key_rotation=True,
+            deletion_window_in_days=args.deletion_window_in_days,
+            policy=identity.account_id.apply(lambda account: key_policy(account, args.region)),
+            tags=name_tag(key_name),
+            opts=child,
+        )
+        aws.kms.Alias(
+            f"{name}-alias",
+            name=f"alias/{key_name}",
+            target_key_id=key.key_id,
+            opts=child,
+        )
+
+        self.key_arn: pulumi.Output[str] = key.arn
+        self.key_id: pulumi.Output[str] = key.key_id
+        self.account_id: pulumi.Output[str] = identity.account_id
+        self.register_outputs({"key_arn": self.key_arn, "key_id": self.key_id})

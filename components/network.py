@@ -1,0 +1,274 @@
+"""One region's network: VPC, three subnet tiers over several AZs, NAT, routes, flow logs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from tap import naming
+from tap.cidr import TIERS, allocate_subnets
+from tap.config import check_retention
+from tap.policy_doc import assume_role, document
+from tap.tags import name_tag
+
+NAT_STRATEGIES = ("one_per_az", "single", "none")
+
+
+@dataclass(frozen=True)
+class NetworkArgs:
+    """Inputs of Network."""
+
+    environment: str
+    """Environment name, for names and tags."""
+    region: str
+    """Region of the component's provider."""
+    vpc_cidr: str
+    """The region's VPC CIDR; subnets are carved from it by tap.cidr.allocate_subnets."""
+    kms_key_arn: pulumi.Input[str]
+    """The region's KMS key, encrypting the flow-log group."""
+    az_count: int = 3
+    """Availability zones to spread every tier over."""
+    nat_strategy: str = "one_per_az"
+    """one_per_az (survives an AZ loss), single (one per region, cheaper) or none."""
+    flow_log_retention_days: int = 90
+    """Retention of the flow-log group (a value CloudWatch accepts)."""
+
+
+class Network(pulumi.ComponentResource):
+    """VPC with public / private / database subnets per AZ, NAT per strategy and flow logs.
+
+    Public subnets route to the internet gateway; private subnets route to a NAT gateway (the
+    one in their own AZ when there is one per AZ); database subnets have no route out at all.
+    """
+
+    def __init__(
+        self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("tap:network:Network", name, None, opts)
+        if args.nat_strategy not in NAT_STRATEGIES:
+            raise ValueError(f"NetworkArgs.nat_strategy {args.nat_strategy!r}")
+        check_retention(args.flow_log_retention_days)
+        plan = allocate_subnets(args.vpc_cidr, args.az_count)
+        child = pulumi.ResourceOptions(parent=self)
+        env, region = args.environment, args.region
+
+        def label(service: str) -> str:
+            return naming.physical_name(env, service, region)
+
+        vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=plan.vpc_cidr,
+            enable_dns_support=True,
+            enable_dns_hostnames=True,
+            tags=name_tag(label("vpc")),
+            opts=child,
+        )
+        azs = aws.get_availability_zones_output(
+            state="available", opts=pulumi.InvokeOutputOptions(parent=self)
+        )
+
+        def zone(index: int) -> pulumi.Output[str]:
+            def pick(names: list[str]) -> str:
+                if len(names) <= index:
+                    raise pulumi.RunError(
+                        f"{region} has {len(names)} available AZs; tap:network.az_count asks for "
+                        f"{args.az_count}"
+                    )
+                return names[index]
+
+            return azs.names.apply(pick)
+
+        subnets: dict[str, list[aws.ec2.Subnet]] = {tier: [] for tier in TIERS}
+        for tier in TIERS:
+            for index, cidr in enumerate(plan.tier(tier)):
+                subnets[tier].append(
+                    aws.ec2.Subnet(
+                        f"{name}-{tier}-{index}",
+                        vpc_id=vpc.id,
+                        cidr_block=cidr,
+                        availability_zone=zone(index),
+                        # Nothing launches with a public IP: the ALB and NAT bring their own.
+                        map_public_ip_on_launch=False,
+                        tags=name_tag(label(f"{tier}-{index}"), Tier=tier),
+                        opts=child,
+                    )
+                )
+
+        igw = aws.ec2.InternetGateway(
+            f"{name}-igw", vpc_id=vpc.id, tags=name_tag(label("igw")), opts=child
+        )
+
+        nat_count = {"one_per_az": args.az_count, "single": 1, "none": 0}[args.nat_strategy]
+        nat_ids: list[pulumi.Output[str]] = []
+        for index in range(nat_count):
+            eip = aws.ec2.Eip(
+                f"{name}-nat-eip-{index}",
+                domain="vpc",
+                tags=name_tag(label(f"nat-{index}")),
+                opts=child,
+            )
+            nat = aws.ec2.NatGateway(
+                f"{name}-nat-{index}",
+                allocation_id=eip.allocation_id,
+                subnet_id=subnets["public"][index].id,
+                tags=name_tag(label(f"nat-{index}")),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
+            )
+            nat_ids.append(nat.id)
+
+        public_rt = aws.ec2.RouteTable(
+            f"{name}-public-rt", vpc_id=vpc.id, tags=name_tag(label("public-rt")), opts=child
+        )
+        aws.ec2.Route(
+            f"{name}-public-default",
+            route_table_id=public_rt.id,
+            destination_cidr_block="0.0.0.0/0",
+            gateway_id=igw.id,
+            opts=child,
+        )
+
+        # One private route table per NAT gateway (so each AZ egresses through its own NAT and
+        # survives the loss of another AZ); a single table when there is one NAT or none.
+        private_rts: list[aws.ec2.RouteTable] = []
+        for index in range(max(nat_count, 1)):
+            table = aws.ec2.RouteTable(
+                f"{name}-private-rt-{index}",
+                vpc_id=vpc.id,
+                tags=name_tag(label(f"private-rt-{index}")),
+                opts=child,
+            )
+            if nat_ids:
+                aws.ec2.Route(
+                    f"{name}-private-default-{index}",
+                    route_table_id=table.id,
+                    destination_cidr_block="0.0.0.0/0",
+                    nat_gateway_id=nat_ids[index],
+                    opts=child,
+                )
+            private_rts.append(table)
+
+        # Database subnets: local routes only (plus the S3 endpoint), never a way out.
+        database_rt = aws.ec2.RouteTable(
+            f"{name}-database-rt", vpc_id=vpc.id, tags=name_tag(label("database-rt")), opts=child
+        )
+
+        for index in range(args.az_count):
+            private_table = private_rts[index] if len(private_rts) > 1 else private_rts[0]
+            for tier, table in (
+                ("public", public_rt),
+                ("private", private_table),
+                ("database", database_rt),
+            ):
+                aws.ec2.RouteTableAssociation(
+                    f"{name}-{tier}-rta-{index}",
+                    subnet_id=subnets[tier][index].id,
+                    route_table_id=table.id,
+                    opts=child,
+                )
+
+        # A gateway endpoint is free and keeps S3 traffic (packages, logs) off the NAT bill.
+        aws.ec2.VpcEndpoint(
+            f"{name}-s3-endpoint",
+            vpc_id=vpc.id,
+            service_name=f"com.amazonaws.{region}.s3",
+            vpc_endpoint_type="Gateway",
+            route_table_ids=[t.id for t in private_rts] + [database_rt.id],
+            tags=name_tag(label("s3-endpoint")),
+            opts=child,
+        )
+
+        # The default security group is attached to anything launched without one: empty it.
+        aws.ec2.DefaultSecurityGroup(
+            f"{name}-default-sg",
+            vpc_id=vpc.id,
+            ingress=[],
+            egress=[],
+            tags=name_tag(label("default-sg-unused")),
+            opts=child,
+        )
+
+        self._flow_logs(name, args, vpc.id, label)
+
+        self.vpc_id: pulumi.Output[str] = vpc.id
+        self.vpc_cidr: str = plan.vpc_cidr
+        self.public_subnet_ids = pulumi.Output.all(*[s.id for s in subnets["public"]])
+        self.private_subnet_ids = pulumi.Output.all(*[s.id for s in subnets["private"]])
+        self.database_subnet_ids = pulumi.Output.all(*[s.id for s in subnets["database"]])
+        self.public_route_table_id: pulumi.Output[str] = public_rt.id
+        self.private_route_table_ids = pulumi.Output.all(*[t.id for t in private_rts])
+        self.database_route_table_id: pulumi.Output[str] = database_rt.id
+        self.kms_key_arn = pulumi.Output.from_input(args.kms_key_arn)
+        self.nat_gateway_count: int = nat_count
+        self.register_outputs(
+            {
+                "vpc_id": self.vpc_id,
+                "public_subnet_ids": self.public_subnet_ids,
+                "private_subnet_ids": self.private_subnet_ids,
+                "database_subnet_ids": self.database_subnet_ids,
+                "public_route_table_id": self.public_route_table_id,
+                "private_route_table_ids": self.private_route_table_ids,
+                "database_route_table_id": self.database_route_table_id,
+                "kms_key_arn": self.kms_key_arn,
+            }
+        )
+
+    def _flow_logs(self, name: str, args: NetworkArgs, vpc_id: pulumi.Output[str], label) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-flow-logs",
+            name=f"/tap/{args.environment}/{args.region}/vpc-flow-logs",
+            retention_in_days=args.flow_log_retention_days,
+            kms_key_id=args.kms_key_arn,
+            tags=name_tag(label("flow-logs")),
+            opts=child,
+        )
+        role = aws.iam.Role(
+            f"{name}-flow-logs-role",
+            name=naming.physical_name(
+                args.environment, "flowlogs", args.region, naming.IAM_ROLE_NAME
+            ),
+            description=f"VPC flow-log delivery for {args.environment} in {args.region}",
+            assume_role_policy=identity.account_id.apply(
+                lambda account: assume_role("vpc-flow-logs.amazonaws.com", account)
+            ),
+            tags=name_tag(label("flowlogs-role")),
+            opts=child,
+        )
+        # Delivery needs to create streams and put events in this one group, nothing else.
+        aws.iam.RolePolicy(
+            f"{name}-flow-logs-delivery",
+            role=role.id,
+            policy=log_group.arn.apply(
+                lambda arn: document(
+                    {
+                        "Effect": "Allow",
+                        "Action": [
+                            "logs:CreateLogStream",
+                            "logs:DescribeLogStreams",
+                            "logs:PutLogEvents",
+                        ],
+                        "Resource": [arn, f"{arn}:*"],
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": "logs:DescribeLogGroups",
+                        "Resource": arn,
+                    },
+                )
+            ),
+            opts=child,
+        )
+        aws.ec2.FlowLog(
+            f"{name}-flow-log",
+            vpc_id=vpc_id,
+            traffic_type="ALL",
+            log_destination_type="cloud-watch-logs",
+            log_destination=log_group.arn,
+            iam_role_arn=role.arn,
+            max_aggregation_interval=60,
+            tags=name_tag(label("flow-log")),
+            opts=child,
+        )

@@ -1,0 +1,9 @@
+#!/usr/bin/env python3
+"""Operate TAP stacks: `python deploy.py --help`."""
+
+import sys
+
+from tap.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

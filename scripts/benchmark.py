@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Benchmark the offline plan: time per stack, resources per second, and the ratio against
+registering the same number of bare resources under the same mocks.
+
+Not a test (timings are machine-dependent): run it and quote the numbers.
+    python scripts/benchmark.py [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tap.offline import run_program
+
+BARE_PROGRAM = """
+import pulumi, pulumi_aws as aws
+provider = aws.Provider("bare", region="us-east-1")
+for i in range({count}):
+    aws.ec2.Eip(f"bare-{{i}}", domain="vpc", opts=pulumi.ResourceOptions(provider=provider))
+"""
+
+
+def timed(fn, repeat: int) -> float:
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--stacks", nargs="*", default=["dev", "staging", "prod"])
+    args = parser.parse_args()
+    run_program("dev")  # warm-up: imports and lazy pulumi_aws modules
+    print(f"{'stack':8} {'resources':>9} {'plan s':>8} {'res/s':>8} {'bare s':>8} {'ratio':>6}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for stack in args.stacks:
+            count = len(run_program(stack).resources)
+            plan_s = timed(lambda s=stack: run_program(s), args.repeat)
+            bare = Path(tmp) / f"bare_{stack}.py"
+            bare.write_text(BARE_PROGRAM.format(count=count - 1))
+            bare_s = timed(lambda b=bare, s=stack: run_program(s, program=b), args.repeat)
+            print(
+                f"{stack:8} {count:9d} {plan_s:8.3f} {count / plan_s:8.0f} "
+                f"{bare_s:8.3f} {plan_s / bare_s:6.2f}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,301 @@
+"""The stack's configuration: one frozen, validated model built once per program run.
+
+Every key lives under the `tap:` namespace of `Pulumi.<stack>.yaml`. A bad value stops the
+program with a single line naming the key path and the value (see `ConfigError`), before any
+resource is registered, so nothing is ever half-deployed because of a typo.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+NAMESPACE = "tap"
+
+# Commercial AWS regions. A region outside this list is almost always a typo ("us-east1");
+# GovCloud and China need other partitions and credentials, which this program does not model.
+KNOWN_REGIONS: frozenset[str] = frozenset(
+    {
+        "af-south-1",
+        "ap-east-1",
+        "ap-east-2",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ap-southeast-4",
+        "ap-southeast-5",
+        "ap-southeast-6",
+        "ap-southeast-7",
+        "ca-central-1",
+        "ca-west-1",
+        "eu-central-1",
+        "eu-central-2",
+        "eu-north-1",
+        "eu-south-1",
+        "eu-south-2",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "il-central-1",
+        "me-central-1",
+        "me-south-1",
+        "mx-central-1",
+        "sa-east-1",
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+    }
+)
+_REGION_SHAPE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+
+# The only values CloudWatch Logs accepts for retention_in_days (0, "never expire", is left
+# out on purpose: every log group of the stack must age out).
+LOG_RETENTION_DAYS: tuple[int, ...] = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+    2922, 3288, 3653,
+)  # fmt: skip
+
+_PRIVATE_RANGES = tuple(
+    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+)
+# A /16 holds every tier of six AZs with room to grow; below /20 the database and public
+# subnets would be too small for ENIs of a Multi-AZ database and the load balancer.
+MIN_VPC_PREFIX, MAX_VPC_PREFIX = 16, 20
+
+_ENVIRONMENT_SHAPE = re.compile(r"^[a-z][a-z0-9-]{1,15}$")
+_TAG_KEY_SHAPE = re.compile(r"^[\w .:/=+\-@]{1,128}$")
+
+
+class ConfigError(Exception):
+    """A stack configuration problem, reported as one line naming the key path and value."""
+
+
+class KeyProblem(ValueError):
+    """Raised inside validators to point the error at a path below the validated field."""
+
+    def __init__(self, subpath: str, value: Any, message: str) -> None:
+        super().__init__(message)
+        self.subpath = subpath
+        self.value = value
+        self.message = message
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TagsConfig(_Strict):
+    """Cost-allocation tags that every resource of the stack carries (via provider default_tags)."""
+
+    project: str = Field(min_length=1, max_length=256, description="Value of the Project tag.")
+    owner: str = Field(min_length=1, max_length=256, description="Value of the Owner tag.")
+    cost_center: str = Field(min_length=1, max_length=256, description="CostCenter tag value.")
+    extra: dict[str, str] = Field(default_factory=dict, description="Further tags, free-form.")
+
+    @field_validator("extra")
+    @classmethod
+    def _extra_keys(cls, extra: dict[str, str]) -> dict[str, str]:
+        reserved = {"Environment", "Project", "Owner", "CostCenter", "Name"}
+        for key, value in extra.items():
+            if key in reserved:
+                raise KeyProblem(f".{key}", value, f"'{key}' is set by TAP itself")
+            if key.lower().startswith("aws:") or not _TAG_KEY_SHAPE.match(key):
+                raise KeyProblem(f".{key}", value, "is not a valid AWS tag key")
+            if len(value) > 256:
+                raise KeyProblem(f".{key}", value, "tag values are at most 256 characters")
+        return dict(sorted(extra.items()))
+
+
+class RegionConfig(_Strict):
+    """One AWS region of the stack and the VPC address space it owns."""
+
+    name: str = Field(description="AWS region code, e.g. us-east-1.")
+    cidr: str = Field(description="The region's VPC CIDR: a private /16../20, unique in the stack.")
+
+    @field_validator("name")
+    @classmethod
+    def _known_region(cls, name: str) -> str:
+        if not _REGION_SHAPE.match(name):
+            raise ValueError("is not an AWS region code like 'us-east-1'")
+        if name not in KNOWN_REGIONS:
+            raise ValueError("is not a known commercial AWS region")
+        return name
+
+    @field_validator("cidr")
+    @classmethod
+    def _private_block(cls, cidr: str) -> str:
+        try:
+            network = ipaddress.ip_network(cidr, strict=True)
+        except ValueError as exc:
+            raise ValueError(f"is not a valid IPv4 network ({exc})") from None
+        if not isinstance(network, ipaddress.IPv4Network) or not any(
+            network.subnet_of(r) for r in _PRIVATE_RANGES
+        ):
+            raise ValueError("must be inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16")
+        if not MIN_VPC_PREFIX <= network.prefixlen <= MAX_VPC_PREFIX:
+            raise ValueError(f"must be a /{MIN_VPC_PREFIX} to /{MAX_VPC_PREFIX} block")
+        return str(network)
+
+
+class NetworkConfig(_Strict):
+    """Shape of every region's VPC."""
+
+    az_count: int = Field(default=2, ge=2, le=6, description="Availability zones per region.")
+    nat_strategy: Literal["one_per_az", "single", "none"] = Field(
+        default="one_per_az",
+        description="NAT gateways: one per AZ (HA), a single one per region (cheap), or none.",
+    )
+    flow_log_retention_days: int = Field(default=90, description="Flow-log retention (days).")
+
+    @field_validator("flow_log_retention_days")
+    @classmethod
+    def _retention(cls, days: int) -> int:
+        return check_retention(days)
+
+
+def check_retention(days: int) -> int:
+    """Accept only retention values CloudWatch Logs takes (raises ValueError otherwise)."""
+    if days not in LOG_RETENTION_DAYS:
+        raise ValueError(f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
+    return days
+
+
+class StackConfig(_Strict):
+    """Everything a stack varies on; the same topology for dev, staging and prod."""
+
+    environment: str = Field(description="Environment name used in names and tags.")
+    tags: TagsConfig
+    regions: tuple[RegionConfig, ...] = Field(
+        min_length=2, description="Regions, primary included."
+    )
+    primary_region: str = Field(default="", description="Region holding the primary database.")
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
+
+    @field_validator("environment")
+    @classmethod
+    def _environment(cls, environment: str) -> str:
+        if not _ENVIRONMENT_SHAPE.match(environment):
+            raise ValueError(
+                "must be 2-16 lowercase letters, digits or '-', starting with a letter"
+            )
+        return environment
+
+    @field_validator("regions")
+    @classmethod
+    def _distinct_regions(cls, regions: tuple[RegionConfig, ...]) -> tuple[RegionConfig, ...]:
+        seen_names: dict[str, int] = {}
+        seen_cidrs: list[tuple[int, ipaddress.IPv4Network]] = []
+        for index, region in enumerate(regions):
+            if region.name in seen_names:
+                raise KeyProblem(
+                    f"[{index}].name",
+                    region.name,
+                    f"duplicates regions[{seen_names[region.name]}].name",
+                )
+            seen_names[region.name] = index
+            network = ipaddress.IPv4Network(region.cidr)
+            for other_index, other in seen_cidrs:
+                if network.overlaps(other):
+                    raise KeyProblem(
+                        f"[{index}].cidr",
+                        region.cidr,
+                        f"overlaps regions[{other_index}].cidr {other}",
+                    )
+            seen_cidrs.append((index, network))
+        return regions
+
+    @model_validator(mode="after")
+    def _primary_among_regions(self) -> StackConfig:
+        names = [r.name for r in self.regions]
+        if not self.primary_region:
+            # Frozen model: the documented default (first region) is filled in here.
+            object.__setattr__(self, "primary_region", names[0])
+        elif self.primary_region not in names:
+            raise KeyProblem(
+                "primary_region",
+                self.primary_region,
+                f"must be one of the configured regions ({', '.join(names)})",
+            )
+        return self
+
+    @property
+    def region_names(self) -> tuple[str, ...]:
+        return tuple(r.name for r in self.regions)
+
+    @property
+    def secondary_regions(self) -> tuple[str, ...]:
+        return tuple(r.name for r in self.regions if r.name != self.primary_region)
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "prod"
+
+
+def parse_stack_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
+    """Validate raw `tap:` config values (keys without the namespace) into a StackConfig.
+
+    Values may be JSON strings (that is how the engine hands structured config to the
+    program) or already-decoded objects (tests, the offline plan).
+    """
+    data = {key: _decode(value) for key, value in raw.items()}
+    data.setdefault("environment", stack)
+    try:
+        return StackConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_first_error(exc)) from None
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors(include_url=False)[0]
+    loc = list(error["loc"])
+    problem = (error.get("ctx") or {}).get("error")
+    if isinstance(problem, KeyProblem):
+        path = _format_path(loc) + problem.subpath if loc else problem.subpath
+        value, message = problem.value, problem.message
+    else:
+        path = _format_path(loc)
+        value = error.get("input")
+        message = _plain_message(error)
+    # Only the first problem is reported: later ones are often consequences of it (a bad
+    # region also makes the region list "too short"), and the user fixes one line at a time.
+    if error["type"] == "missing":
+        return f"invalid config {NAMESPACE}:{path.lstrip('.')}: is required"
+    shown = json.dumps(value, sort_keys=True, default=str)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    return f"invalid config {NAMESPACE}:{path.lstrip('.')} = {shown}: {message}"
+
+
+def _plain_message(error: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key (check the spelling against README's config reference)"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def _format_path(loc: list[Any]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path

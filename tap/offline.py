@@ -1,0 +1,332 @@
+"""Run the real TAP program under Pulumi mocks and record everything it registers.
+
+One harness serves both the unit tests and the offline plan (`deploy.py plan`): it executes
+`__main__.py` exactly as the engine would, with a recording mock monitor in place of the engine,
+so what the plan shows is what `pulumi up` would be asked to create.
+
+The mocks behave like a strict engine in two ways that matter here:
+- an `aws:` resource or lookup without an explicit provider fails, as it does with
+  `pulumi:disable-default-providers: ["aws"]` in Pulumi.yaml;
+- a lookup (invoke) the harness does not know fails, instead of answering with nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import runpy
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from tap.config import NAMESPACE
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+MAIN_PROGRAM = PROJECT_DIR / "__main__.py"
+PROJECT_NAME = "tap"
+MOCK_ACCOUNT_ID = "123456789012"
+PROVIDER_TYPE = "pulumi:providers:aws"
+
+
+class OfflineError(Exception):
+    """The program could not run under mocks (bad config, missing provider, unknown lookup)."""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One resource the program registered: its type, name, inputs and placement."""
+
+    type: str
+    name: str
+    urn: str
+    inputs: dict[str, Any]
+    custom: bool
+    parent_urn: str
+    provider_urn: str
+    region: str | None
+    protect: bool
+    delete_before_replace: bool
+
+
+@dataclass
+class PlanResult:
+    """Everything one program run registered, and the stack outputs it exported."""
+
+    stack: str
+    resources: list[Recorded] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    invokes: list[tuple[str, str | None]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """Engine warnings (pulumi.log.warn, e.g. deprecated resources) and Python warnings
+    raised while the program ran: each one is a defect of the program."""
+
+    def of_type(self, type_: str) -> list[Recorded]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str, name: str) -> Recorded:
+        matches = [r for r in self.resources if r.type == type_ and r.name == name]
+        if len(matches) != 1:
+            known = sorted(r.name for r in self.of_type(type_))
+            raise KeyError(f"{type_} {name!r}: {len(matches)} found; names: {known}")
+        return matches[0]
+
+    def in_region(self, region: str) -> list[Recorded]:
+        return [r for r in self.resources if r.region == region]
+
+    def by_urn(self) -> dict[str, Recorded]:
+        return {r.urn: r for r in self.resources}
+
+    def component_of(self, resource: Recorded) -> Recorded | None:
+        """The outermost component resource a resource sits in (None for top-level ones)."""
+        index = self.by_urn()
+        outermost = None
+        parent = index.get(resource.parent_urn)
+        while parent is not None:
+            if not parent.custom:
+                outermost = parent
+            parent = index.get(parent.parent_urn)
+        return outermost
+
+
+def _arn(service: str, region: str | None, resource: str) -> str:
+    return f"arn:aws:{service}:{region or ''}:{MOCK_ACCOUNT_ID}:{resource}"
+
+
+# Outputs the engine would compute and the program reads back (ARNs, ids, DNS names).
+def _computed_state(type_: str, name: str, region: str | None, inputs: dict[str, Any]) -> dict:
+    module, _, kind = type_.removeprefix("aws:").partition(":")
+    service = module.split("/")[0]
+    state: dict[str, Any] = {"arn": _arn(service, region, f"{kind.lower()}/{name}")}
+    if type_ == "aws:kms/key:Key":
+        state["keyId"] = f"{name}-key-id"
+        state["arn"] = _arn("kms", region, f"key/{name}-key-id")
+    elif type_ == "aws:cloudwatch/logGroup:LogGroup":
+        state["arn"] = _arn("logs", region, f"log-group:{inputs.get('name', name)}")
+    elif type_ == "aws:iam/role:Role":
+        state["arn"] = _arn("iam", "", f"role/{inputs.get('name', name)}")
+        state["name"] = inputs.get("name", name)
+    return state
+
+
+class RecordingMocks(pulumi_mocks.Mocks):
+    """Answers resource registrations and lookups like the engine would, offline."""
+
+    def __init__(self) -> None:
+        self.provider_regions: dict[str, str] = {}
+        self.invokes: list[tuple[str, str | None]] = []
+
+    def region_of(self, provider_ref: str | None) -> str | None:
+        if not provider_ref:
+            return None
+        return self.provider_regions.get(provider_ref.rsplit("::", 1)[0])
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict]:
+        if args.typ == PROVIDER_TYPE:
+            return f"{args.name}-provider-id", dict(args.inputs)
+        region = self.region_of(args.provider)
+        state = {**args.inputs, **_computed_state(args.typ, args.name, region, args.inputs)}
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list]:
+        region = self.region_of(args.provider)
+        self.invokes.append((args.token, region))
+        answer = _LOOKUPS.get(args.token)
+        if answer is None:
+            raise OfflineError(
+                f"lookup {args.token} has no offline answer; add one to tap/offline.py"
+            )
+        if not args.token.startswith("pulumi:") and region is None:
+            raise OfflineError(f"lookup {args.token} has no explicit provider")
+        return answer(region or "", args.args), []
+
+
+def _availability_zones(region: str, _args: dict) -> dict:
+    letters = "abcdef"
+    return {
+        "names": [f"{region}{letter}" for letter in letters],
+        "zoneIds": [f"{region[:3]}{region[-1]}-az{i + 1}" for i in range(len(letters))],
+        "id": region,
+        "region": region,
+    }
+
+
+_LOOKUPS: dict[str, Callable[[str, dict], dict]] = {
+    "aws:index/getAvailabilityZones:getAvailabilityZones": _availability_zones,
+    "aws:index/getCallerIdentity:getCallerIdentity": lambda region, _a: {
+        "accountId": MOCK_ACCOUNT_ID,
+        "arn": f"arn:aws:iam::{MOCK_ACCOUNT_ID}:user/offline",
+        "id": MOCK_ACCOUNT_ID,
+        "userId": "AIDAOFFLINE",
+    },
+    "aws:index/getPartition:getPartition": lambda region, _a: {
+        "partition": "aws",
+        "dnsSuffix": "amazonaws.com",
+        "id": "aws",
+        "reverseDnsPrefix": "com.amazonaws",
+    },
+    "aws:index/getRegion:getRegion": lambda region, _a: {
+        "name": region,
+        "region": region,
+        "id": region,
+        "endpoint": f"ec2.{region}.amazonaws.com",
+        "description": region,
+    },
+}
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """A mock monitor that also keeps each registration's parent, provider and options."""
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self.recording_mocks = mocks
+        self.recorded: list[Recorded] = []
+        self.violations: list[str] = []
+
+    def RegisterResource(self, request: Any) -> Any:
+        custom = bool(request.custom)
+        if custom and request.type.startswith("aws:") and not request.provider:
+            # Reported after the run: raising inside the RPC thread only leaves asyncio noise.
+            self.violations.append(
+                f"{request.type} {request.name!r} has no explicit provider "
+                "(default providers are disabled for aws)"
+            )
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        inputs = pulumi.runtime.rpc.deserialize_properties(request.object)
+        # The mocks have the provider's region once it is registered: record it now.
+        if request.type == PROVIDER_TYPE:
+            self.recording_mocks.provider_regions[response.urn] = inputs.get("region", "")
+        provider_urn = request.provider.rsplit("::", 1)[0] if request.provider else ""
+        self.recorded.append(
+            Recorded(
+                type=request.type,
+                name=request.name,
+                urn=response.urn,
+                inputs=_plain(inputs),
+                custom=custom,
+                parent_urn=request.parent,
+                provider_urn=provider_urn,
+                region=self.recording_mocks.provider_regions.get(provider_urn) if custom else None,
+                protect=bool(request.protect),
+                delete_before_replace=bool(request.deleteBeforeReplace),
+            )
+        )
+        return response
+
+
+def _plain(value: Any) -> Any:
+    """Inputs as plain JSON-like data (resource references become their URN)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, pulumi.Resource):
+        return f"<ref {value._name}>"
+    return value
+
+
+class _WarningLog(logging.Handler):
+    """Collects what the program logs to the engine at WARNING and above."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+# Submodules of pulumi_aws the program uses. Some of them warn once, when imported, about
+# deprecated classes TAP never touches; importing them here first keeps those import-time
+# notices out of the run, so every warning recorded during it comes from the program itself.
+_AWS_MODULES = (
+    "acm", "autoscaling", "cloudfront", "cloudtrail", "cloudwatch", "ec2", "iam", "kms", "lb",
+    "rds", "route53", "s3", "secretsmanager", "sns", "ssm", "wafv2",
+)  # fmt: skip
+
+
+def _import_quietly() -> None:
+    import pulumi_aws
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for module in _AWS_MODULES:
+            getattr(getattr(pulumi_aws, module), "_utilities", None)  # forces the lazy import
+
+
+def stack_config_file(stack: str) -> Path:
+    return PROJECT_DIR / f"Pulumi.{stack}.yaml"
+
+
+def read_stack_file(stack: str) -> dict[str, Any]:
+    """The `tap:` keys of `Pulumi.<stack>.yaml`, without the namespace."""
+    path = stack_config_file(stack)
+    if not path.exists():
+        raise OfflineError(f"no stack file {path.name} (stacks: dev, staging, prod)")
+    document = yaml.safe_load(path.read_text()) or {}
+    config = document.get("config") or {}
+    prefix = f"{NAMESPACE}:"
+    return {k.removeprefix(prefix): v for k, v in config.items() if k.startswith(prefix)}
+
+
+def run_program(
+    stack: str,
+    config: Mapping[str, Any] | None = None,
+    program: Path = MAIN_PROGRAM,
+) -> PlanResult:
+    """Run `program` for `stack` under recording mocks; `config` overrides the stack file.
+
+    Raises OfflineError for problems of the harness and lets the program's own errors
+    (pulumi.RunError for bad config) through.
+    """
+    raw = read_stack_file(stack) if config is None else dict(config)
+    _import_quietly()
+    mocks = RecordingMocks()
+    monitor = RecordingMonitor(mocks)
+    engine_log = logging.getLogger(f"tap.offline.engine.{stack}")
+    engine_log.propagate = False
+    engine_log.handlers = [warning_log := _WarningLog()]
+    pulumi_settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(
+        mocks, project=PROJECT_NAME, stack=stack, preview=False, monitor=monitor, logger=engine_log
+    )
+    pulumi.runtime.set_all_config(
+        {f"{NAMESPACE}:{key}": json.dumps(value) for key, value in raw.items()}, []
+    )
+    pulumi_settings.SETTINGS.rpc_manager.clear()
+    pulumi_settings.SETTINGS.outputs.clear()
+    result = PlanResult(stack=stack)
+
+    async def program_body() -> None:
+        runpy.run_path(str(program), run_name="__main__")
+        root = pulumi_settings.get_root_resource()
+        outputs = getattr(root, "outputs", {})
+        result.outputs = await pulumi.Output.from_input(outputs).future() or {}
+
+    try:
+        with warnings.catch_warnings(record=True) as python_warnings:
+            warnings.simplefilter("always")
+            _sync_await(run_pulumi_func(program_body))
+    finally:
+        pulumi.runtime.set_all_config({}, [])
+    if monitor.violations:
+        raise OfflineError(monitor.violations[0])
+    result.resources = monitor.recorded
+    result.invokes = mocks.invokes
+    result.warnings = warning_log.messages + [
+        f"{w.category.__name__}: {w.message}"
+        for w in python_warnings
+        if not issubclass(w.category, ResourceWarning)
+    ]
+    return result

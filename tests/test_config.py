@@ -1,0 +1,145 @@
+"""The stack config model: every validation rule, good and bad, and its one-line errors."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from tap.config import ConfigError, StackConfig, parse_stack_config
+from tests.conftest import STACKS, stack_config
+
+BASE = stack_config("dev")
+
+
+def parse(**changes: Any) -> StackConfig:
+    raw = copy.deepcopy(BASE)
+    for key, value in changes.items():
+        if value is None:
+            raw.pop(key)
+        else:
+            raw[key] = value
+    return parse_stack_config(raw, "dev")
+
+
+def error_of(**changes: Any) -> str:
+    with pytest.raises(ConfigError) as caught:
+        parse(**changes)
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+def regions(*pairs: tuple[str, str]) -> list[dict[str, str]]:
+    return [{"name": name, "cidr": cidr} for name, cidr in pairs]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_shipped_stacks_are_valid_and_multi_region(stack: str) -> None:
+    config = parse_stack_config(stack_config(stack), stack)
+    assert config.environment == stack
+    assert len(config.regions) >= 2
+    assert {"us-east-1", "us-west-2"} <= set(config.region_names)
+    assert config.primary_region in config.region_names
+
+
+def test_stack_sizes_follow_the_environment() -> None:
+    dev, staging, prod = (parse_stack_config(stack_config(s), s) for s in STACKS)
+    assert prod.network.az_count == 3 and prod.network.nat_strategy == "one_per_az"
+    assert staging.network.az_count == 3 and staging.network.nat_strategy == "one_per_az"
+    assert dev.network.az_count == 2 and dev.network.nat_strategy in ("single", "none")
+    assert dev.network.flow_log_retention_days < prod.network.flow_log_retention_days
+
+
+def test_environment_defaults_to_stack_and_can_be_overridden() -> None:
+    assert parse().environment == "dev"
+    assert parse(environment="sandbox").environment == "sandbox"
+
+
+def test_primary_defaults_to_first_region() -> None:
+    assert parse(primary_region=None).primary_region == "us-east-1"
+
+
+def test_model_is_frozen() -> None:
+    config = parse()
+    with pytest.raises(ValidationError):
+        config.environment = "prod"  # type: ignore[misc]
+
+
+def test_extra_tags_are_kept_sorted() -> None:
+    tags = {"project": "p", "owner": "o", "cost_center": "c", "extra": {"b": "2", "a": "1"}}
+    assert list(parse(tags=tags).tags.extra) == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            {"regions": regions(("us-east1", "10.0.0.0/16"), ("us-west-2", "10.1.0.0/16"))},
+            'tap:regions[0].name = "us-east1": is not an AWS region code',
+        ),
+        (
+            {"regions": regions(("us-east-1", "10.0.0.0/16"), ("eu-north-9", "10.1.0.0/16"))},
+            'tap:regions[1].name = "eu-north-9": is not a known commercial AWS region',
+        ),
+        (
+            {"regions": regions(("us-east-1", "10.0.0.0/16"), ("us-east-1", "10.1.0.0/16"))},
+            'tap:regions[1].name = "us-east-1": duplicates regions[0].name',
+        ),
+        (
+            {"regions": regions(("us-east-1", "10.0.0.0/16"))},
+            "tap:regions = ",
+        ),
+        (
+            {"primary_region": "eu-west-1"},
+            'tap:primary_region = "eu-west-1": must be one of the configured regions',
+        ),
+        (
+            {"regions": regions(("us-east-1", "8.8.0.0/16"), ("us-west-2", "10.1.0.0/16"))},
+            'tap:regions[0].cidr = "8.8.0.0/16": must be inside 10.0.0.0/8',
+        ),
+        (
+            {"regions": regions(("us-east-1", "10.0.0.0/12"), ("us-west-2", "10.16.0.0/16"))},
+            'tap:regions[0].cidr = "10.0.0.0/12": must be a /16 to /20 block',
+        ),
+        (
+            {"regions": regions(("us-east-1", "10.0.0.0/24"), ("us-west-2", "10.16.0.0/16"))},
+            'tap:regions[0].cidr = "10.0.0.0/24": must be a /16 to /20 block',
+        ),
+        (
+            {"regions": regions(("us-east-1", "10.0.0.1/16"), ("us-west-2", "10.16.0.0/16"))},
+            'tap:regions[0].cidr = "10.0.0.1/16": is not a valid IPv4 network',
+        ),
+        (
+            {"regions": regions(("us-east-1", "10.0.0.0/16"), ("us-west-2", "10.0.16.0/20"))},
+            'tap:regions[1].cidr = "10.0.16.0/20": overlaps regions[0].cidr 10.0.0.0/16',
+        ),
+        ({"network": {"az_count": 1}}, "tap:network.az_count = 1:"),
+        ({"network": {"az_count": 7}}, "tap:network.az_count = 7:"),
+        ({"network": {"az_count": "three"}}, 'tap:network.az_count = "three": Input should be'),
+        ({"network": {"nat_strategy": "many"}}, 'tap:network.nat_strategy = "many":'),
+        ({"network": {"flow_log_retention_days": 10}}, "tap:network.flow_log_retention_days = 10:"),
+        ({"network": {"az_cont": 3}}, "tap:network.az_cont = 3: unknown key"),
+        ({"netwrok": {"az_count": 3}}, "tap:netwrok = "),
+        ({"tags": None}, "tap:tags: is required"),
+        (
+            {"tags": {"project": "p", "owner": "o", "cost_center": "c", "extra": {"Name": "x"}}},
+            "tap:tags.extra.Name = \"x\": 'Name' is set by TAP itself",
+        ),
+        ({"environment": "Prod!"}, 'tap:environment = "Prod!":'),
+        ({"regions": "us-east-1"}, 'tap:regions = "us-east-1":'),
+    ],
+)
+def test_bad_config_names_key_and_value(changes: dict[str, Any], expected: str) -> None:
+    message = error_of(**changes)
+    assert message.startswith("invalid config tap:")
+    assert expected in message
+
+
+def test_json_strings_are_decoded_like_the_engine_passes_them() -> None:
+    import json
+
+    raw = {key: json.dumps(value) for key, value in BASE.items()}
+    assert parse_stack_config(raw, "dev").network.az_count == 2

@@ -1,0 +1,122 @@
+"""The whole program: providers per region, tags, determinism, independence, errors."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+
+from tap.offline import OfflineError, PlanResult, run_program
+from tests.conftest import STACKS
+
+PROVIDER = "pulumi:providers:aws"
+UNTAGGABLE = {
+    "aws:ec2/route:Route",
+    "aws:ec2/routeTableAssociation:RouteTableAssociation",
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:kms/alias:Alias",
+}
+
+
+def test_one_provider_per_region_with_default_tags(stack_plan: PlanResult) -> None:
+    providers = stack_plan.of_type(PROVIDER)
+    regions = stack_plan.outputs["deployment_summary"]["regions"]
+    assert sorted(p.inputs["region"] for p in providers) == sorted(regions)
+    for provider in providers:
+        # Provider inputs reach the engine as JSON strings.
+        tags = json.loads(provider.inputs["defaultTags"])["tags"]
+        assert tags["Environment"] == stack_plan.stack
+        assert {"Project", "Owner", "CostCenter"} <= set(tags)
+
+
+def test_every_aws_resource_sits_on_a_regional_provider(stack_plan: PlanResult) -> None:
+    for resource in stack_plan.resources:
+        if resource.custom and resource.type != PROVIDER:
+            assert resource.region in stack_plan.outputs["deployment_summary"]["regions"], (
+                resource.name
+            )
+
+
+def test_every_taggable_resource_has_a_name_tag(stack_plan: PlanResult) -> None:
+    for resource in stack_plan.resources:
+        if resource.custom and resource.type != PROVIDER and resource.type not in UNTAGGABLE:
+            assert resource.inputs.get("tags", {}).get("Name"), f"{resource.type} {resource.name}"
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+def test_regions_do_not_reference_each_other(stack_plan: PlanResult) -> None:
+    regions = stack_plan.outputs["deployment_summary"]["regions"]
+    for resource in stack_plan.resources:
+        if not resource.region:
+            continue
+        others = [r for r in regions if r != resource.region]
+        for text in _strings(resource.inputs):
+            assert not any(other in text for other in others), (resource.name, text)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_two_runs_register_identical_inputs(stack: str) -> None:
+    first, second = run_program(stack), run_program(stack)
+
+    def snapshot(plan: PlanResult) -> list[tuple[str, str, str]]:
+        # Registration order is up to the engine's scheduling; the inputs are what must match.
+        return sorted(
+            (r.type, r.name, json.dumps(r.inputs, sort_keys=True)) for r in plan.resources
+        )
+
+    assert snapshot(first) == snapshot(second)
+    assert first.outputs == second.outputs
+
+
+def test_program_emits_no_warnings(stack_plan: PlanResult) -> None:
+    assert stack_plan.warnings == []
+
+
+def test_invalid_config_stops_before_any_resource(run_config: Callable[..., PlanResult]) -> None:
+    with pytest.raises(pulumi.RunError) as caught:
+        run_config("dev", network={"az_count": 9})
+    assert str(caught.value).startswith("invalid config tap:network.az_count = 9")
+
+
+def test_harness_rejects_a_resource_without_provider(tmp_path: Path) -> None:
+    program = tmp_path / "__main__.py"
+    program.write_text(
+        textwrap.dedent(
+            """
+            import pulumi_aws as aws
+            aws.ec2.Vpc("stray", cidr_block="10.0.0.0/16")
+            """
+        )
+    )
+    with pytest.raises(OfflineError, match="'stray' has no explicit provider"):
+        run_program("dev", program=program)
+
+
+def test_harness_rejects_an_unknown_lookup(tmp_path: Path) -> None:
+    program = tmp_path / "__main__.py"
+    program.write_text(
+        textwrap.dedent(
+            """
+            import pulumi, pulumi_aws as aws
+            p = aws.Provider("p", region="us-east-1")
+            aws.ec2.get_vpc_output(default=True, opts=pulumi.InvokeOutputOptions(provider=p))
+            """
+        )
+    )
+    with pytest.raises(Exception, match="no offline answer"):
+        run_program("dev", program=program)
