@@ -171,6 +171,135 @@ def check_retention(days: int) -> int:
     return days
 
 
+_INSTANCE_TYPE_SHAPE = re.compile(r"^[a-z][a-z0-9-]*\d[a-z0-9-]*\.[a-z0-9]+$")
+_AMI_SHAPE = re.compile(r"^ami-[0-9a-f]{8,17}$")
+_ACM_ARN_SHAPE = re.compile(r"^arn:aws:acm:([a-z0-9-]+):\d{12}:certificate/[0-9a-f-]{36}$")
+_KEY_NAME_SHAPE = re.compile(r"^[\w .:/=+\-@]{1,255}$")
+
+
+def check_ipv4_cidr(cidr: str) -> str:
+    """A valid IPv4 network in canonical form (raises ValueError otherwise)."""
+    try:
+        network = ipaddress.ip_network(cidr, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"is not a valid IPv4 network ({exc})") from None
+    if not isinstance(network, ipaddress.IPv4Network):
+        raise ValueError("must be an IPv4 network")
+    return str(network)
+
+
+def check_instance_type(value: str) -> str:
+    if not _INSTANCE_TYPE_SHAPE.match(value):
+        raise ValueError("is not an EC2 instance type like 't3.micro'")
+    return value
+
+
+class BastionConfig(_Strict):
+    """Optional SSH bastion; off by default (SSM Session Manager is the way in)."""
+
+    enabled: bool = Field(default=False, description="Create a bastion in the first public subnet.")
+    ssh_cidr: str | None = Field(default=None, description="The only source admitted on port 22.")
+    key_name: str | None = Field(default=None, description="Existing EC2 key pair for SSH.")
+    instance_type: str = Field(default="t3.micro", description="Bastion instance type.")
+
+    @field_validator("instance_type")
+    @classmethod
+    def _instance_type(cls, value: str) -> str:
+        return check_instance_type(value)
+
+    @field_validator("ssh_cidr")
+    @classmethod
+    def _ssh_cidr(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        cidr = check_ipv4_cidr(value)
+        if ipaddress.IPv4Network(cidr).prefixlen == 0:
+            raise ValueError("must not admit the whole internet; name your office or VPN range")
+        return cidr
+
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> BastionConfig:
+        if self.enabled and not self.ssh_cidr:
+            raise KeyProblem("ssh_cidr", None, "is required when the bastion is enabled")
+        if self.enabled and not (self.key_name and _KEY_NAME_SHAPE.match(self.key_name)):
+            raise KeyProblem("key_name", self.key_name, "is required when the bastion is enabled")
+        return self
+
+
+class ComputeConfig(_Strict):
+    """The application tier of every region: ALB, launch template, Auto Scaling group."""
+
+    instance_type: str = Field(default="t3.micro", description="EC2 instance type of the app.")
+    min_size: int = Field(default=1, ge=0, le=100, description="ASG minimum per region.")
+    max_size: int = Field(default=2, ge=1, le=100, description="ASG maximum per region.")
+    desired_capacity: int = Field(default=1, ge=0, le=100, description="ASG initial desired size.")
+    cpu_target_percent: int = Field(
+        default=60, ge=10, le=90, description="Target-tracking goal for average CPU."
+    )
+    app_port: int = Field(default=8080, ge=1024, le=65535, description="Port the app listens on.")
+    ami_id: str | None = Field(default=None, description="Pin an AMI; default: latest AL2023.")
+    root_volume_gb: int = Field(default=20, ge=8, le=1024, description="Root volume size (GiB).")
+    allowed_cidrs: tuple[str, ...] = Field(
+        default=("0.0.0.0/0",), min_length=1, description="Sources admitted on ALB 80/443."
+    )
+    certificate_arns: dict[str, str] = Field(
+        default_factory=dict, description="Per region, an existing ACM certificate for the ALB."
+    )
+    log_retention_days: int = Field(default=30, description="Retention of the app log group.")
+    alb_log_retention_days: int = Field(default=90, ge=1, le=3650, description="ALB log expiry.")
+    bastion: BastionConfig = Field(default_factory=BastionConfig)
+
+    @field_validator("instance_type")
+    @classmethod
+    def _instance_type(cls, value: str) -> str:
+        return check_instance_type(value)
+
+    @field_validator("ami_id")
+    @classmethod
+    def _ami(cls, value: str | None) -> str | None:
+        if value is not None and not _AMI_SHAPE.match(value):
+            raise ValueError("is not an AMI id like 'ami-0123456789abcdef0'")
+        return value
+
+    @field_validator("allowed_cidrs")
+    @classmethod
+    def _cidrs(cls, cidrs: tuple[str, ...]) -> tuple[str, ...]:
+        checked = []
+        for index, cidr in enumerate(cidrs):
+            try:
+                checked.append(check_ipv4_cidr(cidr))
+            except ValueError as exc:
+                raise KeyProblem(f"[{index}]", cidr, str(exc)) from None
+        return tuple(checked)
+
+    @field_validator("certificate_arns")
+    @classmethod
+    def _certificates(cls, arns: dict[str, str]) -> dict[str, str]:
+        for region, arn in arns.items():
+            match = _ACM_ARN_SHAPE.match(arn)
+            if not match:
+                raise KeyProblem(f".{region}", arn, "is not an ACM certificate ARN")
+            if match.group(1) != region:
+                # An ALB can only use a certificate from its own region.
+                raise KeyProblem(f".{region}", arn, f"is a certificate of {match.group(1)}")
+        return dict(sorted(arns.items()))
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, days: int) -> int:
+        return check_retention(days)
+
+    @model_validator(mode="after")
+    def _sizes(self) -> ComputeConfig:
+        if not self.min_size <= self.desired_capacity <= self.max_size:
+            raise KeyProblem(
+                "desired_capacity",
+                self.desired_capacity,
+                f"must be between min_size {self.min_size} and max_size {self.max_size}",
+            )
+        return self
+
+
 class StackConfig(_Strict):
     """Everything a stack varies on; the same topology for dev, staging and prod."""
 
@@ -181,6 +310,7 @@ class StackConfig(_Strict):
     )
     primary_region: str = Field(default="", description="Region holding the primary database.")
     network: NetworkConfig = Field(default_factory=NetworkConfig)
+    compute: ComputeConfig = Field(default_factory=ComputeConfig)
 
     @field_validator("environment")
     @classmethod
@@ -227,6 +357,19 @@ class StackConfig(_Strict):
                 self.primary_region,
                 f"must be one of the configured regions ({', '.join(names)})",
             )
+        for region in self.compute.certificate_arns:
+            if region not in names:
+                raise KeyProblem(
+                    f"compute.certificate_arns.{region}",
+                    self.compute.certificate_arns[region],
+                    "names a region that is not in tap:regions",
+                )
+        if self.is_production and self.compute.min_size < 2:
+            raise KeyProblem(
+                "compute.min_size",
+                self.compute.min_size,
+                "prod needs at least 2 instances per region",
+            )
         return self
 
     @property
@@ -270,7 +413,8 @@ def _first_error(exc: ValidationError) -> str:
     loc = list(error["loc"])
     problem = (error.get("ctx") or {}).get("error")
     if isinstance(problem, KeyProblem):
-        path = _format_path(loc) + problem.subpath if loc else problem.subpath
+        subpath = problem.subpath if problem.subpath[:1] in ("[", ".") else f".{problem.subpath}"
+        path = _format_path(loc) + subpath
         value, message = problem.value, problem.message
     else:
         path = _format_path(loc)
@@ -278,8 +422,9 @@ def _first_error(exc: ValidationError) -> str:
         message = _plain_message(error)
     # Only the first problem is reported: later ones are often consequences of it (a bad
     # region also makes the region list "too short"), and the user fixes one line at a time.
-    if error["type"] == "missing":
-        return f"invalid config {NAMESPACE}:{path.lstrip('.')}: is required"
+    if error["type"] == "missing" or value is None:
+        text = "is required" if error["type"] == "missing" else message
+        return f"invalid config {NAMESPACE}:{path.lstrip('.')}: {text}"
     shown = json.dumps(value, sort_keys=True, default=str)
     if len(shown) > 80:
         shown = shown[:77] + "..."

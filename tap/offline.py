@@ -55,6 +55,8 @@ class Recorded:
     region: str | None
     protect: bool
     delete_before_replace: bool
+    ignore_changes: tuple[str, ...] = ()
+    depends_on: tuple[str, ...] = ()
 
 
 @dataclass
@@ -111,8 +113,24 @@ def _computed_state(type_: str, name: str, region: str | None, inputs: dict[str,
         state["arn"] = _arn("kms", region, f"key/{name}-key-id")
     elif type_ == "aws:cloudwatch/logGroup:LogGroup":
         state["arn"] = _arn("logs", region, f"log-group:{inputs.get('name', name)}")
+    elif type_ == "aws:lb/loadBalancer:LoadBalancer":
+        state["arnSuffix"] = f"app/{inputs.get('name', name)}/0123456789abcdef"
+        state["dnsName"] = f"{inputs.get('name', name)}-123456789.{region}.elb.amazonaws.com"
+        state["zoneId"] = "Z35SXDOTRQ7X7K"
+    elif type_ == "aws:lb/targetGroup:TargetGroup":
+        state["arnSuffix"] = f"targetgroup/{inputs.get('name', name)}/0123456789abcdef"
+    elif type_ == "aws:ec2/launchTemplate:LaunchTemplate":
+        state["latestVersion"] = 1
+    elif type_ == "aws:ec2/instance:Instance":
+        state["publicIp"] = "203.0.113.10"
     elif type_ == "aws:iam/role:Role":
         state["arn"] = _arn("iam", "", f"role/{inputs.get('name', name)}")
+        state["name"] = inputs.get("name", name)
+    elif type_ == "aws:iam/instanceProfile:InstanceProfile":
+        state["arn"] = _arn("iam", "", f"instance-profile/{inputs.get('name', name)}")
+    elif type_ == "aws:s3/bucket:Bucket":
+        state["arn"] = f"arn:aws:s3:::{inputs.get('bucket', name)}"
+    elif type_ == "aws:autoscaling/group:Group":
         state["name"] = inputs.get("name", name)
     return state
 
@@ -220,6 +238,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 region=self.recording_mocks.provider_regions.get(provider_urn) if custom else None,
                 protect=bool(request.protect),
                 delete_before_replace=bool(request.deleteBeforeReplace),
+                ignore_changes=tuple(request.ignoreChanges),
+                depends_on=tuple(sorted(request.dependencies)),
             )
         )
         return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import textwrap
 from collections.abc import Callable, Iterator
@@ -9,18 +10,20 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 import pytest
 
 from tap.offline import OfflineError, PlanResult, run_program
 from tests.conftest import STACKS
 
 PROVIDER = "pulumi:providers:aws"
-UNTAGGABLE = {
-    "aws:ec2/route:Route",
-    "aws:ec2/routeTableAssociation:RouteTableAssociation",
-    "aws:iam/rolePolicy:RolePolicy",
-    "aws:kms/alias:Alias",
-}
+
+
+def taggable(type_: str) -> bool:
+    """Whether the pulumi-aws resource class of a type token takes `tags`."""
+    module, class_name = type_.split(":")[1].split("/")[0], type_.split(":")[2]
+    cls = getattr(getattr(aws, module), class_name)
+    return "tags" in inspect.signature(cls._internal_init).parameters
 
 
 def test_one_provider_per_region_with_default_tags(stack_plan: PlanResult) -> None:
@@ -44,8 +47,11 @@ def test_every_aws_resource_sits_on_a_regional_provider(stack_plan: PlanResult) 
 
 def test_every_taggable_resource_has_a_name_tag(stack_plan: PlanResult) -> None:
     for resource in stack_plan.resources:
-        if resource.custom and resource.type != PROVIDER and resource.type not in UNTAGGABLE:
-            assert resource.inputs.get("tags", {}).get("Name"), f"{resource.type} {resource.name}"
+        if resource.custom and resource.type != PROVIDER and taggable(resource.type):
+            tags = resource.inputs.get("tags", {})
+            if isinstance(tags, list):  # Auto Scaling groups take [{key, value, ...}]
+                tags = {t["key"]: t["value"] for t in tags}
+            assert tags.get("Name"), f"{resource.type} {resource.name}"
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -57,6 +63,18 @@ def _strings(value: Any) -> Iterator[str]:
     elif isinstance(value, list):
         for v in value:
             yield from _strings(v)
+
+
+def test_no_resource_depends_on_another_regions_resource(stack_plan: PlanResult) -> None:
+    region_of = {r.urn: r.region for r in stack_plan.resources if r.region}
+    for resource in stack_plan.resources:
+        if not resource.region:
+            continue
+        for dependency in resource.depends_on:
+            assert region_of.get(dependency, resource.region) == resource.region, (
+                resource.name,
+                dependency,
+            )
 
 
 def test_regions_do_not_reference_each_other(stack_plan: PlanResult) -> None:

@@ -1,0 +1,125 @@
+"""Optional SSH bastion: one hardened instance in a public subnet, SSH from one range only."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.compute import AL2023_PARAMETER, architecture_of
+from tap import naming
+from tap.tags import name_tag
+
+
+@dataclass(frozen=True)
+class BastionArgs:
+    """Inputs of Bastion."""
+
+    environment: str
+    """Environment name, for names and tags."""
+    region: str
+    """Region of the component's provider."""
+    vpc_id: pulumi.Input[str]
+    """VPC of the region."""
+    subnet_id: pulumi.Input[str]
+    """A public subnet."""
+    ssh_cidr: str
+    """The only source admitted on port 22; never the whole internet."""
+    key_name: str
+    """Existing EC2 key pair."""
+    kms_key_arn: pulumi.Input[str]
+    """Region key for the root volume."""
+    tags: Mapping[str, str]
+    """Stack tags for the instance and its volume."""
+    instance_type: str = "t3.micro"
+    """Instance type."""
+
+
+class Bastion(pulumi.ComponentResource):
+    """IMDSv2-only, encrypted-volume bastion host admitting SSH from `ssh_cidr`."""
+
+    def __init__(
+        self, name: str, args: BastionArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("tap:bastion:Bastion", name, None, opts)
+        if ipaddress.IPv4Network(args.ssh_cidr).prefixlen == 0:
+            raise ValueError(f"BastionArgs.ssh_cidr {args.ssh_cidr} admits the whole internet")
+        child = pulumi.ResourceOptions(parent=self)
+        label = naming.physical_name(args.environment, "bastion", args.region)
+        group = aws.ec2.SecurityGroup(
+            f"{name}-sg",
+            name=label,
+            description=f"Bastion: SSH from {args.ssh_cidr} only",
+            vpc_id=args.vpc_id,
+            tags=name_tag(label),
+            opts=child,
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-ssh-in",
+            security_group_id=group.id,
+            ip_protocol="tcp",
+            from_port=22,
+            to_port=22,
+            cidr_ipv4=args.ssh_cidr,
+            description="SSH from the operators' range",
+            tags=name_tag(f"{label}-ssh-in"),
+            opts=child,
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-all-out",
+            security_group_id=group.id,
+            ip_protocol="-1",
+            cidr_ipv4="0.0.0.0/0",
+            description="Onward connections into the VPC and updates",
+            tags=name_tag(f"{label}-out"),
+            opts=child,
+        )
+        template = aws.ec2.LaunchTemplate(
+            f"{name}-lt",
+            name=label,
+            # Resolved by EC2 at launch; the instance reads the AMI from the template, so the
+            # program never holds a changing AMI id (no replacement on every run).
+            image_id=f"resolve:ssm:{AL2023_PARAMETER[architecture_of(args.instance_type)]}",
+            instance_type=args.instance_type,
+            key_name=args.key_name,
+            vpc_security_group_ids=[group.id],
+            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1
+            ),
+            block_device_mappings=[
+                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                    device_name="/dev/xvda",
+                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                        volume_size=10,
+                        volume_type="gp3",
+                        encrypted="true",
+                        kms_key_id=args.kms_key_arn,
+                        delete_on_termination="true",
+                    ),
+                )
+            ],
+            tag_specifications=[
+                aws.ec2.LaunchTemplateTagSpecificationArgs(
+                    resource_type=kind, tags={**args.tags, **name_tag(label)}
+                )
+                for kind in ("instance", "volume")
+            ],
+            tags=name_tag(label),
+            opts=child,
+        )
+        instance = aws.ec2.Instance(
+            f"{name}-instance",
+            launch_template=aws.ec2.InstanceLaunchTemplateArgs(
+                id=template.id, version=template.latest_version.apply(str)
+            ),
+            subnet_id=args.subnet_id,
+            associate_public_ip_address=True,
+            tags=name_tag(label),
+            opts=child,
+        )
+        self.public_ip: pulumi.Output[str] = instance.public_ip
+        self.security_group_id: pulumi.Output[str] = group.id
+        self.register_outputs({"public_ip": self.public_ip})
