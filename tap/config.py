@@ -300,6 +300,77 @@ class ComputeConfig(_Strict):
         return self
 
 
+_DOMAIN_SHAPE = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_LABEL_SHAPE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_ZONE_ID_SHAPE = re.compile(r"^Z[A-Z0-9]{4,31}$")
+
+
+class HealthCheckConfig(_Strict):
+    """Route53 health checks of each region's ALB."""
+
+    failure_threshold: int = Field(default=3, ge=1, le=10, description="Failures before unhealthy.")
+    request_interval: Literal[10, 30] = Field(default=30, description="Seconds between checks.")
+
+
+class DnsConfig(_Strict):
+    """The application's DNS name, its hosted zone, and failover between regions."""
+
+    domain: str = Field(description="Apex domain of the hosted zone, e.g. example.com.")
+    zone_id: str | None = Field(default=None, description="Use this existing public zone.")
+    create_zone: bool = Field(default=False, description="Create the zone (else look it up).")
+    record_name: str = Field(default="app", description="Label of the app: app.<domain>.")
+    health_check: HealthCheckConfig = Field(default_factory=HealthCheckConfig)
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        value = value.rstrip(".").lower()
+        if not _DOMAIN_SHAPE.match(value):
+            raise ValueError("is not a DNS domain name like 'example.com'")
+        return value
+
+    @field_validator("record_name")
+    @classmethod
+    def _label(cls, value: str) -> str:
+        if not _LABEL_SHAPE.match(value):
+            raise ValueError("must be one DNS label (lowercase letters, digits, '-')")
+        return value
+
+    @field_validator("zone_id")
+    @classmethod
+    def _zone_id(cls, value: str | None) -> str | None:
+        if value is not None and not _ZONE_ID_SHAPE.match(value):
+            raise ValueError("is not a Route53 hosted zone id like 'Z0123456789ABCDEFGHIJ'")
+        return value
+
+    @model_validator(mode="after")
+    def _one_zone_source(self) -> DnsConfig:
+        if self.zone_id and self.create_zone:
+            raise KeyProblem("create_zone", True, "conflicts with zone_id: use one or the other")
+        return self
+
+    @property
+    def app_fqdn(self) -> str:
+        return f"{self.record_name}.{self.domain}"
+
+
+class EdgeConfig(_Strict):
+    """CloudFront in front of the failover name, optionally behind AWS WAF."""
+
+    cloudfront_enabled: bool = Field(default=False, description="Serve through CloudFront.")
+    waf_enabled: bool = Field(default=False, description="AWS WAF (managed common rules).")
+    price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = Field(
+        default="PriceClass_100", description="CloudFront edge locations to use."
+    )
+    log_retention_days: int = Field(default=90, ge=1, le=3650, description="Access-log expiry.")
+
+    @model_validator(mode="after")
+    def _waf_needs_cloudfront(self) -> EdgeConfig:
+        if self.waf_enabled and not self.cloudfront_enabled:
+            raise KeyProblem("waf_enabled", True, "needs cloudfront_enabled: true")
+        return self
+
+
 class StackConfig(_Strict):
     """Everything a stack varies on; the same topology for dev, staging and prod."""
 
@@ -311,6 +382,8 @@ class StackConfig(_Strict):
     primary_region: str = Field(default="", description="Region holding the primary database.")
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     compute: ComputeConfig = Field(default_factory=ComputeConfig)
+    dns: DnsConfig | None = Field(default=None, description="No domain: no DNS, ACM, CloudFront.")
+    edge: EdgeConfig = Field(default_factory=EdgeConfig)
 
     @field_validator("environment")
     @classmethod
@@ -364,6 +437,10 @@ class StackConfig(_Strict):
                     self.compute.certificate_arns[region],
                     "names a region that is not in tap:regions",
                 )
+        if self.edge.cloudfront_enabled and self.dns is None:
+            raise KeyProblem(
+                "edge.cloudfront_enabled", True, "needs tap:dns (CloudFront serves the domain)"
+            )
         if self.is_production and self.compute.min_size < 2:
             raise KeyProblem(
                 "compute.min_size",

@@ -191,6 +191,28 @@ _LOOKUPS: dict[str, Callable[[str, dict], dict]] = {
         "id": "aws",
         "reverseDnsPrefix": "com.amazonaws",
     },
+    "aws:route53/getZone:getZone": lambda region, args: {
+        "zoneId": args.get("zoneId") or "Z0OFFLINEZONE0001",
+        "id": args.get("zoneId") or "Z0OFFLINEZONE0001",
+        "name": args.get("name") or "example.com",
+        "nameServers": ["ns-1.awsdns-00.org", "ns-2.awsdns-00.net"],
+        "privateZone": False,
+        "arn": "arn:aws:route53:::hostedzone/Z0OFFLINEZONE0001",
+    },
+    "aws:cloudfront/getCachePolicy:getCachePolicy": lambda region, args: {
+        "id": {
+            "Managed-CachingDisabled": "4135ea2d-6df8-44a3-9df3-4b5a84be39ad",
+            "Managed-CachingOptimized": "658327ea-f89d-4fab-a63d-7e88639e58f6",
+        }.get(args.get("name", ""), "00000000-0000-0000-0000-000000000000"),
+        "name": args.get("name", ""),
+    },
+    "aws:cloudfront/getOriginRequestPolicy:getOriginRequestPolicy": lambda region, args: {
+        "id": {
+            "Managed-AllViewer": "216adef6-5c7f-47e4-b989-5492eafa07d3",
+            "Managed-AllViewerExceptHostHeader": "b689b0a8-53d0-40ab-baf2-68738e2966ac",
+        }.get(args.get("name", ""), "00000000-0000-0000-0000-000000000000"),
+        "name": args.get("name", ""),
+    },
     "aws:index/getRegion:getRegion": lambda region, _a: {
         "name": region,
         "region": region,
