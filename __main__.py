@@ -5,6 +5,7 @@ import pulumi_aws as aws
 
 from components.bastion import Bastion, BastionArgs
 from components.compute import Compute, ComputeArgs
+from components.database import Database, DatabaseArgs
 from components.keys import RegionKey, RegionKeyArgs
 from components.network import Network, NetworkArgs
 from tap.stack_config import load_stack_config
@@ -15,7 +16,11 @@ tags = default_tags(config)
 
 regions: dict[str, dict[str, object]] = {}
 notices: list[str] = []
-for region in config.regions:
+primary_database: Database | None = None
+database_config = config.database
+# The primary region first: its database is the source of the others' replicas (the one
+# cross-region edge besides the global pieces).
+for region in sorted(config.regions, key=lambda r: r.name != config.primary_region):
     # One explicit provider per region; default providers are disabled in Pulumi.yaml, so a
     # resource that forgets its provider fails instead of landing in some ambient region.
     provider = aws.Provider(
@@ -99,6 +104,48 @@ for region in config.regions:
             opts=in_region,
         )
 
+    is_primary = region.name == config.primary_region
+    database: Database | None = None
+    if is_primary or database_config.replicas_enabled:
+        database = Database(
+            f"{region.name}-database",
+            DatabaseArgs(
+                environment=config.environment,
+                region=region.name,
+                vpc_id=network.vpc_id,
+                database_subnet_ids=network.database_subnet_ids,
+                app_security_group_id=compute.app_security_group_id,
+                app_role_name=compute.instance_role_name,
+                kms_key_arn=key.key_arn,
+                account_id=key.account_id,
+                engine_version=database_config.engine_version,
+                instance_class=(
+                    database_config.instance_class
+                    if is_primary
+                    else database_config.replica_instance_class or database_config.instance_class
+                ),
+                allocated_storage=database_config.allocated_storage,
+                max_allocated_storage=database_config.max_allocated_storage,
+                multi_az=database_config.multi_az if is_primary else False,
+                backup_retention_days=database_config.backup_retention_days,
+                backup_window=database_config.backup_window,
+                maintenance_window=database_config.maintenance_window,
+                monitoring_interval=database_config.monitoring_interval,
+                performance_insights=database_config.performance_insights,
+                protected=config.is_production,
+                log_retention_days=database_config.log_retention_days,
+                replicate_from=None if primary_database is None else primary_database.db_arn,
+                secret_arn=None if primary_database is None else primary_database.db_secret_arn,
+                secret_kms_key_arn=(
+                    None if primary_database is None else primary_database.db_secret_kms_key_arn
+                ),
+                secret_region=config.primary_region,
+            ),
+            opts=in_region,
+        )
+        if is_primary:
+            primary_database = database
+
     regions[region.name] = {
         "vpc_id": network.vpc_id,
         "vpc_cidr": network.vpc_cidr,
@@ -116,6 +163,19 @@ for region in config.regions:
         "asg_name": compute.asg_name,
         "url": compute.url,
         "https": compute.https_enabled,
+        **(
+            {
+                "db_identifier": database.db_identifier,
+                "db_endpoint": database.db_endpoint,
+                "db_address": database.db_address,
+                "db_port": database.db_port,
+                "db_is_replica": database.is_replica,
+                "db_multi_az": database_config.multi_az and is_primary,
+                "db_secret_arn": None if database.is_replica else database.db_secret_arn,
+            }
+            if database
+            else {}
+        ),
     }
 
 pulumi.export("regions", regions)

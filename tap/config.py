@@ -300,6 +300,96 @@ class ComputeConfig(_Strict):
         return self
 
 
+_DB_CLASS_SHAPE = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+_PG_VERSION_SHAPE = re.compile(r"^(\d{2})(\.\d+)?$")
+_WINDOW_SHAPE = re.compile(r"^\d{2}:\d{2}-\d{2}:\d{2}$")
+_MAINTENANCE_SHAPE = re.compile(
+    r"^(mon|tue|wed|thu|fri|sat|sun):\d{2}:\d{2}-(mon|tue|wed|thu|fri|sat|sun):\d{2}:\d{2}$"
+)
+MONITORING_INTERVALS = (0, 1, 5, 10, 15, 30, 60)
+
+
+class DatabaseConfig(_Strict):
+    """PostgreSQL: the primary in the primary region, DR replicas in the others."""
+
+    engine_version: str = Field(default="16", description="PostgreSQL 16 or newer.")
+    instance_class: str = Field(default="db.t4g.micro", description="DB instance class.")
+    allocated_storage: int = Field(default=20, ge=20, le=65536, description="gp3 GiB at start.")
+    max_allocated_storage: int = Field(default=100, ge=20, le=65536, description="Autoscaling cap.")
+    multi_az: bool = Field(default=False, description="Standby in a second AZ.")
+    backup_retention_days: int = Field(default=1, ge=1, le=35, description="Backup retention.")
+    backup_window: str = Field(default="03:00-04:00", description="Daily backup window, UTC.")
+    maintenance_window: str = Field(default="sun:04:30-sun:05:30", description="Weekly, UTC.")
+    monitoring_interval: int = Field(default=0, description="Enhanced monitoring seconds, 0 off.")
+    performance_insights: bool = Field(default=False, description="Performance Insights.")
+    replicas_enabled: bool = Field(default=True, description="Read replica in each secondary.")
+    replica_instance_class: str | None = Field(default=None, description="Default: same class.")
+    log_retention_days: int = Field(default=30, description="Retention of exported DB logs.")
+
+    @field_validator("engine_version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        match = _PG_VERSION_SHAPE.match(value)
+        if not match:
+            raise ValueError("is not a PostgreSQL version like '16' or '16.4'")
+        if int(match.group(1)) < 16:
+            raise ValueError("must be PostgreSQL 16 or newer")
+        return value
+
+    @field_validator("instance_class", "replica_instance_class")
+    @classmethod
+    def _class(cls, value: str | None) -> str | None:
+        if value is not None and not _DB_CLASS_SHAPE.match(value):
+            raise ValueError("is not a DB instance class like 'db.t4g.micro'")
+        return value
+
+    @field_validator("backup_window")
+    @classmethod
+    def _backup_window(cls, value: str) -> str:
+        if not _WINDOW_SHAPE.match(value):
+            raise ValueError("must look like 'hh:mm-hh:mm' (UTC)")
+        return value
+
+    @field_validator("maintenance_window")
+    @classmethod
+    def _maintenance_window(cls, value: str) -> str:
+        if not _MAINTENANCE_SHAPE.match(value):
+            raise ValueError("must look like 'sun:04:30-sun:05:30' (UTC)")
+        return value
+
+    @field_validator("monitoring_interval")
+    @classmethod
+    def _interval(cls, value: int) -> int:
+        if value not in MONITORING_INTERVALS:
+            raise ValueError(f"must be one of {', '.join(map(str, MONITORING_INTERVALS))}")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, days: int) -> int:
+        return check_retention(days)
+
+    @model_validator(mode="after")
+    def _storage(self) -> DatabaseConfig:
+        if self.max_allocated_storage < self.allocated_storage:
+            raise KeyProblem(
+                "max_allocated_storage",
+                self.max_allocated_storage,
+                f"must be at least allocated_storage {self.allocated_storage}",
+            )
+        return self
+
+
+# What prod must have, checked on the whole config so prod cannot be weakened by a typo.
+_PROD_DATABASE_RULES = (
+    ("multi_az", lambda d: d.multi_az, "must be true in prod"),
+    ("backup_retention_days", lambda d: d.backup_retention_days >= 7, "must be at least 7 in prod"),
+    ("monitoring_interval", lambda d: d.monitoring_interval > 0, "must be above 0 in prod"),
+    ("performance_insights", lambda d: d.performance_insights, "must be true in prod"),
+    ("replicas_enabled", lambda d: d.replicas_enabled, "must be true in prod (DR replica)"),
+)
+
+
 _DOMAIN_SHAPE = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _LABEL_SHAPE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _ZONE_ID_SHAPE = re.compile(r"^Z[A-Z0-9]{4,31}$")
@@ -382,6 +472,7 @@ class StackConfig(_Strict):
     primary_region: str = Field(default="", description="Region holding the primary database.")
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     compute: ComputeConfig = Field(default_factory=ComputeConfig)
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     dns: DnsConfig | None = Field(default=None, description="No domain: no DNS, ACM, CloudFront.")
     edge: EdgeConfig = Field(default_factory=EdgeConfig)
 
@@ -441,6 +532,10 @@ class StackConfig(_Strict):
             raise KeyProblem(
                 "edge.cloudfront_enabled", True, "needs tap:dns (CloudFront serves the domain)"
             )
+        if self.is_production:
+            for key, holds, message in _PROD_DATABASE_RULES:
+                if not holds(self.database):
+                    raise KeyProblem(f"database.{key}", getattr(self.database, key), message)
         if self.is_production and self.compute.min_size < 2:
             raise KeyProblem(
                 "compute.min_size",

@@ -123,6 +123,29 @@ def _computed_state(type_: str, name: str, region: str | None, inputs: dict[str,
         state["latestVersion"] = 1
     elif type_ == "aws:ec2/instance:Instance":
         state["publicIp"] = "203.0.113.10"
+    elif type_ == "aws:rds/instance:Instance":
+        identifier = inputs.get("identifier", name)
+        address = f"{identifier}.c0offline0000.{region}.rds.amazonaws.com"
+        state.update(
+            arn=_arn("rds", region, f"db:{identifier}"),
+            identifier=identifier,
+            address=address,
+            endpoint=f"{address}:5432",
+            port=5432,
+        )
+        if inputs.get("manageMasterUserPassword"):
+            state["masterUserSecrets"] = [
+                {
+                    "secretArn": _arn("secretsmanager", region, f"secret:rds!db-{identifier}"),
+                    "kmsKeyId": inputs.get("masterUserSecretKmsKeyId", ""),
+                    "secretStatus": "active",
+                }
+            ]
+    elif (
+        type_ == "aws:rds/subnetGroup:SubnetGroup"
+        or type_ == "aws:rds/parameterGroup:ParameterGroup"
+    ):
+        state["name"] = inputs.get("name", name)
     elif type_ == "aws:iam/role:Role":
         state["arn"] = _arn("iam", "", f"role/{inputs.get('name', name)}")
         state["name"] = inputs.get("name", name)
@@ -267,8 +290,13 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
+_SECRET_SIG = "4dabf18193072939515e22adb298388d"  # pulumi's marker of a secret value
+
+
 def _plain(value: Any) -> Any:
-    """Inputs as plain JSON-like data (resource references become their URN)."""
+    """Inputs as plain JSON-like data (secrets unwrapped, resource references named)."""
+    if isinstance(value, dict) and _SECRET_SIG in value:
+        return _plain(value.get("value"))
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

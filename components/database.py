@@ -1,0 +1,353 @@
+"""One region's PostgreSQL: the primary in the primary region, a cross-region read replica
+(disaster recovery) in a secondary region. The master password is created, stored and rotated
+by RDS in Secrets Manager: it never passes through config, the program or the state."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from tap import naming
+from tap.config import check_retention
+from tap.policy_doc import assume_role, document
+from tap.tags import name_tag
+
+PORT = 5432
+MONITORING_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+LOG_EXPORTS = ("postgresql", "upgrade")
+
+
+@dataclass(frozen=True)
+class DatabaseArgs:
+    """Inputs of Database."""
+
+    environment: str
+    """Environment name, for names and tags."""
+    region: str
+    """Region of the component's provider."""
+    vpc_id: pulumi.Input[str]
+    """VPC of the region."""
+    database_subnet_ids: pulumi.Input[Sequence[str]]
+    """The database tier's subnets (no route out): the DB subnet group."""
+    app_security_group_id: pulumi.Input[str]
+    """The app instances' group: the only source admitted on the DB port."""
+    app_role_name: pulumi.Input[str]
+    """The app instances' role: may read this database's secret and parameters."""
+    kms_key_arn: pulumi.Input[str]
+    """This region's key: storage, secret, Performance Insights, log groups."""
+    account_id: pulumi.Input[str]
+    """Account id, for ARNs in policies."""
+    engine_version: str = "16"
+    """PostgreSQL version ("16" follows the latest 16.x minor with auto upgrades)."""
+    instance_class: str = "db.t4g.micro"
+    """DB instance class."""
+    allocated_storage: int = 20
+    """Initial gp3 storage (GiB)."""
+    max_allocated_storage: int = 100
+    """Storage autoscaling ceiling (GiB)."""
+    multi_az: bool = False
+    """Synchronous standby in another AZ."""
+    backup_retention_days: int = 1
+    """Automated backup retention."""
+    backup_window: str = "03:00-04:00"
+    """Daily backup window (UTC)."""
+    maintenance_window: str = "sun:04:30-sun:05:30"
+    """Weekly maintenance window (UTC)."""
+    monitoring_interval: int = 0
+    """Enhanced monitoring interval in seconds (0 = off)."""
+    performance_insights: bool = False
+    """Performance Insights, encrypted with the region's key."""
+    protected: bool = False
+    """Deletion protection and a final snapshot (prod); off lets `pulumi destroy` finish."""
+    log_retention_days: int = 30
+    """Retention of the exported PostgreSQL logs."""
+    slow_query_ms: int = 1000
+    """Statements slower than this are logged."""
+    replicate_from: pulumi.Input[str] | None = None
+    """ARN of the primary to replicate across regions; None makes this the primary."""
+    secret_arn: pulumi.Input[str] | None = None
+    """For a replica: the primary's secret, which the app of this region may read."""
+    secret_kms_key_arn: pulumi.Input[str] | None = None
+    """For a replica: the key of the primary's secret."""
+    secret_region: str | None = None
+    """For a replica: the region of the primary's secret."""
+
+
+def engine_family(engine_version: str) -> str:
+    """Parameter-group family of a PostgreSQL version: "16.4" -> "postgres16"."""
+    return f"postgres{engine_version.split('.')[0]}"
+
+
+class Database(pulumi.ComponentResource):
+    """RDS PostgreSQL (primary or cross-region replica) with its network, parameters, logs,
+    monitoring and the app's narrow access to its endpoint and secret."""
+
+    def __init__(
+        self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("tap:database:Database", name, None, opts)
+        if args.max_allocated_storage < args.allocated_storage:
+            raise ValueError(
+                f"DatabaseArgs.max_allocated_storage {args.max_allocated_storage} "
+                f"< allocated_storage {args.allocated_storage}"
+            )
+        if args.replicate_from is not None and args.secret_arn is None:
+            raise ValueError("DatabaseArgs.secret_arn is required for a replica")
+        check_retention(args.log_retention_days)
+        self._name, self._args = name, args
+        self._child = pulumi.ResourceOptions(parent=self)
+        is_replica = args.replicate_from is not None
+        identifier = naming.physical_name(
+            args.environment,
+            "db-replica" if is_replica else "db",
+            args.region,
+            naming.DB_IDENTIFIER,
+        )
+
+        security_group = self._security_group()
+        subnet_group = aws.rds.SubnetGroup(
+            f"{name}-subnets",
+            name=self._label("db-subnets"),
+            description=f"Database tier of {args.environment} in {args.region}",
+            subnet_ids=args.database_subnet_ids,
+            tags=name_tag(self._label("db-subnets")),
+            opts=self._child,
+        )
+        parameters = aws.rds.ParameterGroup(
+            f"{name}-params",
+            # The family is in the name: a major upgrade needs a new group beside the old one.
+            name=self._label(f"db-{engine_family(args.engine_version)}"),
+            family=engine_family(args.engine_version),
+            description=f"TAP PostgreSQL parameters, {args.environment}",
+            parameters=[
+                aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1"),
+                aws.rds.ParameterGroupParameterArgs(
+                    name="log_min_duration_statement", value=str(args.slow_query_ms)
+                ),
+            ],
+            tags=name_tag(self._label("db-params")),
+            opts=self._child,
+        )
+        # RDS would create these on first export, unencrypted and kept forever: create them
+        # first, with retention and the region's key.
+        log_groups = [
+            aws.cloudwatch.LogGroup(
+                f"{name}-log-{kind}",
+                name=f"/aws/rds/instance/{identifier}/{kind}",
+                retention_in_days=args.log_retention_days,
+                kms_key_id=args.kms_key_arn,
+                tags=name_tag(self._label(f"db-{kind}-logs")),
+                opts=self._child,
+            )
+            for kind in LOG_EXPORTS
+        ]
+        monitoring_role = self._monitoring_role() if args.monitoring_interval else None
+
+        common = dict(
+            identifier=identifier,
+            instance_class=args.instance_class,
+            storage_type="gp3",
+            max_allocated_storage=args.max_allocated_storage,
+            storage_encrypted=True,
+            kms_key_id=args.kms_key_arn,
+            publicly_accessible=False,
+            db_subnet_group_name=subnet_group.name,
+            vpc_security_group_ids=[security_group.id],
+            parameter_group_name=parameters.name,
+            port=PORT,
+            multi_az=args.multi_az,
+            backup_retention_period=args.backup_retention_days,
+            backup_window=args.backup_window,
+            maintenance_window=args.maintenance_window,
+            enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
+            monitoring_interval=args.monitoring_interval,
+            monitoring_role_arn=monitoring_role.arn if monitoring_role else None,
+            performance_insights_enabled=args.performance_insights,
+            performance_insights_kms_key_id=args.kms_key_arn if args.performance_insights else None,
+            performance_insights_retention_period=7 if args.performance_insights else None,
+            deletion_protection=args.protected,
+            copy_tags_to_snapshot=True,
+            auto_minor_version_upgrade=True,
+            # Outside prod, changes apply now; prod waits for its maintenance window.
+            apply_immediately=not args.protected,
+            ca_cert_identifier="rds-ca-rsa2048-g1",
+            tags=name_tag(identifier),
+        )
+        instance_opts = pulumi.ResourceOptions(parent=self, depends_on=log_groups)
+        if is_replica:
+            instance = aws.rds.Instance(
+                f"{name}-replica",
+                replicate_source_db=args.replicate_from,
+                # A replica cannot leave a final snapshot; its data lives on in the primary.
+                skip_final_snapshot=True,
+                **common,
+                opts=instance_opts,
+            )
+            secret_arn = pulumi.Output.from_input(args.secret_arn)
+            secret_key = pulumi.Output.from_input(args.secret_kms_key_arn or args.kms_key_arn)
+            secret_region = args.secret_region or args.region
+        else:
+            instance = aws.rds.Instance(
+                f"{name}-primary",
+                engine="postgres",
+                engine_version=args.engine_version,
+                allocated_storage=args.allocated_storage,
+                db_name="tap",
+                username="tap_admin",
+                manage_master_user_password=True,
+                master_user_secret_kms_key_id=args.kms_key_arn,
+                skip_final_snapshot=not args.protected,
+                # Fixed, never a timestamp: a timestamp would show a diff on every run.
+                final_snapshot_identifier=f"{identifier}-final" if args.protected else None,
+                **common,
+                opts=instance_opts,
+            )
+            secret_arn = instance.master_user_secrets.apply(
+                lambda secrets: (
+                    secrets[0]["secret_arn"]
+                    if isinstance(secrets[0], dict)
+                    else secrets[0].secret_arn
+                )
+            )
+            secret_key = pulumi.Output.from_input(args.kms_key_arn)
+            secret_region = args.region
+
+        self._publish(instance, secret_arn, secret_key, secret_region)
+
+        self.db_identifier: pulumi.Output[str] = instance.identifier
+        self.db_arn: pulumi.Output[str] = instance.arn
+        self.db_endpoint: pulumi.Output[str] = instance.endpoint
+        self.db_address: pulumi.Output[str] = instance.address
+        self.db_port: pulumi.Output[int] = instance.port
+        self.db_secret_arn: pulumi.Output[str] = secret_arn
+        self.db_secret_kms_key_arn: pulumi.Output[str] = secret_key
+        self.db_security_group_id: pulumi.Output[str] = security_group.id
+        self.is_replica: bool = is_replica
+        self.register_outputs(
+            {
+                "db_identifier": self.db_identifier,
+                "db_endpoint": self.db_endpoint,
+                "db_address": self.db_address,
+                "db_port": self.db_port,
+                "db_secret_arn": self.db_secret_arn,
+            }
+        )
+
+    def _label(self, service: str, limit: int = naming.DEFAULT_LIMIT) -> str:
+        return naming.physical_name(self._args.environment, service, self._args.region, limit)
+
+    def _security_group(self) -> aws.ec2.SecurityGroup:
+        name, args = self._name, self._args
+        group = aws.ec2.SecurityGroup(
+            f"{name}-sg",
+            name=self._label("db-sg"),
+            description="PostgreSQL from the app instances only",
+            vpc_id=args.vpc_id,
+            tags=name_tag(self._label("db-sg")),
+            opts=self._child,
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-from-app",
+            security_group_id=group.id,
+            ip_protocol="tcp",
+            from_port=PORT,
+            to_port=PORT,
+            referenced_security_group_id=args.app_security_group_id,
+            description="PostgreSQL from the app instances",
+            tags=name_tag(self._label("db-from-app")),
+            opts=self._child,
+        )
+        # The app's only other way out besides HTTPS: this database's port.
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-app-to-db",
+            security_group_id=args.app_security_group_id,
+            ip_protocol="tcp",
+            from_port=PORT,
+            to_port=PORT,
+            referenced_security_group_id=group.id,
+            description="App to PostgreSQL",
+            tags=name_tag(self._label("app-to-db")),
+            opts=self._child,
+        )
+        return group
+
+    def _monitoring_role(self) -> aws.iam.Role:
+        name = self._name
+        role_name = self._label("rds-monitoring", naming.IAM_ROLE_NAME)
+        role = aws.iam.Role(
+            f"{name}-monitoring-role",
+            name=role_name,
+            description="RDS enhanced monitoring",
+            assume_role_policy=pulumi.Output.from_input(self._args.account_id).apply(
+                lambda account: assume_role("monitoring.rds.amazonaws.com", account)
+            ),
+            tags=name_tag(role_name),
+            opts=self._child,
+        )
+        aws.iam.RolePolicyAttachment(
+            f"{name}-monitoring-policy",
+            role=role.name,
+            policy_arn=MONITORING_POLICY,
+            opts=self._child,
+        )
+        return role
+
+    def _publish(
+        self,
+        instance: aws.rds.Instance,
+        secret_arn: pulumi.Output[str],
+        secret_key: pulumi.Output[str],
+        secret_region: str,
+    ) -> None:
+        """SSM parameters the instances read at boot, and the app role's access to them."""
+        name, args = self._name, self._args
+        path = f"/tap/{args.environment}/{args.region}/database"
+        for key, value in (("endpoint", instance.endpoint), ("secret_arn", secret_arn)):
+            aws.ssm.Parameter(
+                f"{name}-param-{key.replace('_', '-')}",
+                name=f"{path}/{key}",
+                type="String",
+                value=value,
+                description=f"TAP database {key} for the app in {args.region}",
+                tags=name_tag(self._label(f"db-{key}")),
+                opts=self._child,
+            )
+
+        def policy(values: list[str]) -> str:
+            account, secret, key = values
+            return document(
+                {
+                    "Sid": "ReadDatabaseParameters",
+                    "Effect": "Allow",
+                    "Action": ["ssm:GetParameter", "ssm:GetParameters"],
+                    "Resource": f"arn:aws:ssm:{args.region}:{account}:parameter{path}/*",
+                },
+                {
+                    "Sid": "ReadDatabaseSecret",
+                    "Effect": "Allow",
+                    "Action": "secretsmanager:GetSecretValue",
+                    "Resource": secret,
+                },
+                {
+                    "Sid": "DecryptDatabaseSecret",
+                    "Effect": "Allow",
+                    "Action": "kms:Decrypt",
+                    "Resource": key,
+                    "Condition": {
+                        "StringEquals": {
+                            "kms:ViaService": f"secretsmanager.{secret_region}.amazonaws.com"
+                        }
+                    },
+                },
+            )
+
+        aws.iam.RolePolicy(
+            f"{name}-app-access",
+            name="database-access",
+            role=args.app_role_name,
+            policy=pulumi.Output.all(args.account_id, secret_arn, secret_key).apply(policy),
+            opts=self._child,
+        )
