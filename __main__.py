@@ -3,10 +3,13 @@
 import pulumi
 import pulumi_aws as aws
 
+from components.alerts import AlertTopic, AlertTopicArgs
+from components.audit import Audit, AuditArgs
 from components.bastion import Bastion, BastionArgs
 from components.compute import Compute, ComputeArgs
 from components.database import Database, DatabaseArgs
 from components.keys import RegionKey, RegionKeyArgs
+from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from tap.stack_config import load_stack_config
 from tap.tags import default_tags
@@ -17,6 +20,8 @@ tags = default_tags(config)
 regions: dict[str, dict[str, object]] = {}
 notices: list[str] = []
 primary_database: Database | None = None
+providers: dict[str, aws.Provider] = {}
+account_ids: dict[str, pulumi.Output[str]] = {}
 database_config = config.database
 # The primary region first: its database is the source of the others' replicas (the one
 # cross-region edge besides the global pieces).
@@ -28,6 +33,7 @@ for region in sorted(config.regions, key=lambda r: r.name != config.primary_regi
         region=region.name,
         default_tags=aws.ProviderDefaultTagsArgs(tags=tags),
     )
+    providers[region.name] = provider
     in_region = pulumi.ResourceOptions(providers={"aws": provider})
 
     key = RegionKey(
@@ -146,6 +152,34 @@ for region in sorted(config.regions, key=lambda r: r.name != config.primary_regi
         if is_primary:
             primary_database = database
 
+    alerts = AlertTopic(
+        f"{region.name}-alerts",
+        AlertTopicArgs(
+            environment=config.environment,
+            region=region.name,
+            kms_key_arn=key.key_arn,
+            account_id=key.account_id,
+            emails=config.alerts.emails,
+        ),
+        opts=in_region,
+    )
+    monitoring = Monitoring(
+        f"{region.name}-monitoring",
+        MonitoringArgs(
+            environment=config.environment,
+            region=region.name,
+            topic_arn=alerts.topic_arn,
+            asg_name=compute.asg_name,
+            alb_arn_suffix=compute.alb_arn_suffix,
+            target_group_arn_suffix=compute.target_group_arn_suffix,
+            thresholds=config.alerts.thresholds,
+            db_identifier=database.db_identifier if database else None,
+            db_is_replica=bool(database and database.is_replica),
+        ),
+        opts=in_region,
+    )
+    account_ids[region.name] = key.account_id
+
     regions[region.name] = {
         "vpc_id": network.vpc_id,
         "vpc_cidr": network.vpc_cidr,
@@ -163,6 +197,8 @@ for region in sorted(config.regions, key=lambda r: r.name != config.primary_regi
         "asg_name": compute.asg_name,
         "url": compute.url,
         "https": compute.https_enabled,
+        "alert_topic_arn": alerts.topic_arn,
+        "dashboard_name": monitoring.dashboard_name,
         **(
             {
                 "db_identifier": database.db_identifier,
@@ -178,7 +214,31 @@ for region in sorted(config.regions, key=lambda r: r.name != config.primary_regi
         ),
     }
 
+# Account-wide: one multi-region trail, in the primary region.
+audit = Audit(
+    "audit",
+    AuditArgs(
+        environment=config.environment,
+        region=config.primary_region,
+        account_id=account_ids[config.primary_region],
+        is_production=config.is_production,
+        transition_ia_days=config.audit.transition_ia_days,
+        transition_glacier_days=config.audit.transition_glacier_days,
+        expiration_days=config.audit.expiration_days,
+    ),
+    opts=pulumi.ResourceOptions(providers={"aws": providers[config.primary_region]}),
+)
+
 pulumi.export("regions", regions)
+pulumi.export(
+    "audit",
+    {
+        "trail_name": audit.trail_name,
+        "trail_arn": audit.trail_arn,
+        "trail_bucket": audit.trail_bucket,
+        "trail_region": config.primary_region,
+    },
+)
 pulumi.export("notices", notices)
 pulumi.export(
     "deployment_summary",

@@ -390,6 +390,59 @@ _PROD_DATABASE_RULES = (
 )
 
 
+_EMAIL_SHAPE = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,63}$")
+
+
+class ThresholdsConfig(_Strict):
+    """Alarm thresholds; an alarm fires after `evaluation_periods` breaching minutes."""
+
+    instance_cpu_percent: int = Field(default=85, ge=1, le=100, description="ASG average CPU.")
+    alb_5xx_count: int = Field(default=10, ge=1, description="5XX responses per minute.")
+    target_response_seconds: float = Field(default=2.0, gt=0, le=60, description="Avg latency.")
+    unhealthy_hosts: int = Field(default=1, ge=1, description="Unhealthy targets.")
+    db_cpu_percent: int = Field(default=80, ge=1, le=100, description="RDS CPU.")
+    db_free_storage_gb: int = Field(default=5, ge=1, description="RDS free storage floor.")
+    db_free_memory_mb: int = Field(default=128, ge=1, description="RDS freeable memory floor.")
+    db_connections: int = Field(default=100, ge=1, description="RDS connections ceiling.")
+    replica_lag_seconds: int = Field(default=300, ge=1, description="DR replica lag ceiling.")
+    evaluation_periods: int = Field(default=3, ge=1, le=60, description="Minutes in breach.")
+
+
+class AlertsConfig(_Strict):
+    """Who is paged, and when."""
+
+    emails: tuple[str, ...] = Field(default=(), description="Addresses subscribed to alerts.")
+    thresholds: ThresholdsConfig = Field(default_factory=ThresholdsConfig)
+
+    @field_validator("emails")
+    @classmethod
+    def _emails(cls, emails: tuple[str, ...]) -> tuple[str, ...]:
+        for index, email in enumerate(emails):
+            if not _EMAIL_SHAPE.match(email):
+                raise KeyProblem(f"[{index}]", email, "is not an email address")
+        if len(set(emails)) != len(emails):
+            raise ValueError("lists an address twice")
+        return tuple(sorted(emails))
+
+
+class AuditConfig(_Strict):
+    """The stack's one CloudTrail trail and how long its logs live."""
+
+    transition_ia_days: int = Field(default=30, ge=30, description="To STANDARD_IA after.")
+    transition_glacier_days: int = Field(default=90, ge=31, description="To GLACIER after.")
+    expiration_days: int = Field(default=365, ge=1, description="Deleted after.")
+
+    @model_validator(mode="after")
+    def _order(self) -> AuditConfig:
+        if not self.transition_ia_days < self.transition_glacier_days < self.expiration_days:
+            raise KeyProblem(
+                "expiration_days",
+                self.expiration_days,
+                "needs transition_ia_days < transition_glacier_days < expiration_days",
+            )
+        return self
+
+
 _DOMAIN_SHAPE = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _LABEL_SHAPE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _ZONE_ID_SHAPE = re.compile(r"^Z[A-Z0-9]{4,31}$")
@@ -473,6 +526,8 @@ class StackConfig(_Strict):
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     compute: ComputeConfig = Field(default_factory=ComputeConfig)
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
     dns: DnsConfig | None = Field(default=None, description="No domain: no DNS, ACM, CloudFront.")
     edge: EdgeConfig = Field(default_factory=EdgeConfig)
 

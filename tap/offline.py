@@ -146,6 +146,10 @@ def _computed_state(type_: str, name: str, region: str | None, inputs: dict[str,
         or type_ == "aws:rds/parameterGroup:ParameterGroup"
     ):
         state["name"] = inputs.get("name", name)
+    elif type_ == "aws:sns/topic:Topic":
+        state["arn"] = _arn("sns", region, inputs.get("name", name))
+    elif type_ == "aws:cloudtrail/trail:Trail":
+        state["arn"] = _arn("cloudtrail", region, f"trail/{inputs.get('name', name)}")
     elif type_ == "aws:iam/role:Role":
         state["arn"] = _arn("iam", "", f"role/{inputs.get('name', name)}")
         state["name"] = inputs.get("name", name)

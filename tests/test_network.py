@@ -154,7 +154,11 @@ def test_flow_logs_encrypted_with_retention_and_narrow_role(stack_plan: PlanResu
 
 def test_kms_key_rotates_and_admits_logs_of_its_region_only(stack_plan: PlanResult) -> None:
     for region in regions_of(stack_plan):
-        (key,) = inputs_of(stack_plan, "aws:kms/key:Key", region)
+        (key,) = [
+            k
+            for k in inputs_of(stack_plan, "aws:kms/key:Key", region)
+            if "data key" in k["description"]
+        ]
         assert key["enableKeyRotation"] is True
         statements = {s["Sid"]: s for s in json.loads(key["policy"])["Statement"]}
         logs = statements["CloudWatchLogsOfThisRegion"]
