@@ -143,3 +143,71 @@ def test_json_strings_are_decoded_like_the_engine_passes_them() -> None:
 
     raw = {key: json.dumps(value) for key, value in BASE.items()}
     assert parse_stack_config(raw, "dev").network.az_count == 2
+
+
+CERT = "arn:aws:acm:{region}:123456789012:certificate/0f0e0d0c-0b0a-0908-0706-050403020100"
+
+
+@pytest.mark.parametrize(
+    ("compute", "expected"),
+    [
+        ({"min_size": 3, "desired_capacity": 2, "max_size": 4}, "tap:compute.desired_capacity = 2"),
+        ({"instance_type": "large"}, 'tap:compute.instance_type = "large"'),
+        ({"app_port": 80}, "tap:compute.app_port = 80"),
+        ({"ami_id": "ami-xyz"}, 'tap:compute.ami_id = "ami-xyz"'),
+        ({"allowed_cidrs": ["10.0.0.0/33"]}, 'tap:compute.allowed_cidrs[0] = "10.0.0.0/33"'),
+        (
+            {"certificate_arns": {"us-east-1": "arn:aws:iam::1:server-certificate/x"}},
+            "tap:compute.certificate_arns.us-east-1 = ",
+        ),
+        (
+            {"certificate_arns": {"us-east-1": CERT.format(region="us-west-2")}},
+            "is a certificate of us-west-2",
+        ),
+        (
+            {"certificate_arns": {"eu-west-1": CERT.format(region="eu-west-1")}},
+            "tap:compute.certificate_arns.eu-west-1 = ",
+        ),
+        ({"cpu_target_percent": 95}, "tap:compute.cpu_target_percent = 95"),
+    ],
+)
+def test_compute_config_errors(compute: dict[str, Any], expected: str) -> None:
+    message = error_of(compute={**BASE["compute"], **compute})
+    assert expected in message
+
+
+def test_prod_needs_two_instances_per_region() -> None:
+    raw = stack_config("prod")
+    raw["compute"] = {**raw["compute"], "min_size": 1, "desired_capacity": 1}
+    with pytest.raises(ConfigError, match=r"tap:compute\.min_size = 1: prod needs at least 2"):
+        parse_stack_config(raw, "prod")
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"dns": {"domain": "not a domain"}}, 'tap:dns.domain = "not a domain"'),
+        ({"dns": {"domain": "example.com", "zone_id": "z1"}}, 'tap:dns.zone_id = "z1"'),
+        (
+            {"dns": {"domain": "example.com", "zone_id": "Z123456789", "create_zone": True}},
+            "tap:dns.create_zone = true: conflicts with zone_id",
+        ),
+        ({"dns": {"domain": "example.com", "record_name": "a.b"}}, 'tap:dns.record_name = "a.b"'),
+        (
+            {"dns": {"domain": "example.com", "health_check": {"request_interval": 20}}},
+            "tap:dns.health_check.request_interval = 20",
+        ),
+        (
+            {"edge": {"cloudfront_enabled": True}},
+            "tap:edge.cloudfront_enabled = true: needs tap:dns",
+        ),
+        ({"edge": {"waf_enabled": True}}, "tap:edge.waf_enabled = true: needs cloudfront_enabled"),
+    ],
+)
+def test_dns_and_edge_config_errors(changes: dict[str, Any], expected: str) -> None:
+    assert expected in error_of(**changes)
+
+
+def test_domain_is_normalised() -> None:
+    config = parse(dns={"domain": "Example.COM.", "create_zone": True})
+    assert config.dns is not None and config.dns.app_fqdn == "app.example.com"
