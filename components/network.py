@@ -241,8 +241,8 @@ class Network(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-flow-logs-delivery",
             role=role.id,
-            policy=log_group.arn.apply(
-                lambda arn: document(
+            policy=pulumi.Output.all(log_group.arn, identity.account_id).apply(
+                lambda values: document(
                     {
                         "Effect": "Allow",
                         "Action": [
@@ -250,12 +250,14 @@ class Network(pulumi.ComponentResource):
                             "logs:DescribeLogStreams",
                             "logs:PutLogEvents",
                         ],
-                        "Resource": [arn, f"{arn}:*"],
+                        "Resource": [values[0], f"{values[0]}:*"],
                     },
                     {
+                        # DescribeLogGroups authorises against the account's group pattern,
+                        # never a single group: scoped to this account and region.
                         "Effect": "Allow",
                         "Action": "logs:DescribeLogGroups",
-                        "Resource": arn,
+                        "Resource": f"arn:aws:logs:{args.region}:{values[1]}:log-group:*",
                     },
                 )
             ),

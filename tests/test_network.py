@@ -132,18 +132,18 @@ def test_flow_logs_encrypted_with_retention_and_narrow_role(stack_plan: PlanResu
             for p in inputs_of(stack_plan, "aws:iam/rolePolicy:RolePolicy", region)
             if "flow-logs" in p["role"]
         ]
-        for statement in policy["Statement"]:
-            resources = (
-                statement["Resource"]
-                if isinstance(statement["Resource"], list)
-                else [statement["Resource"]]
-            )
-            assert "*" not in resources and all(group["name"] in r for r in resources)
-            assert all(
-                a.startswith("logs:")
-                for a in statement["Action"]
-                if isinstance(statement["Action"], list)
-            )
+        write, describe = policy["Statement"]
+        assert write["Resource"] == [flow_log["logDestination"], flow_log["logDestination"] + ":*"]
+        assert sorted(write["Action"]) == [
+            "logs:CreateLogStream",
+            "logs:DescribeLogStreams",
+            "logs:PutLogEvents",
+        ]
+        assert describe == {
+            "Effect": "Allow",
+            "Action": "logs:DescribeLogGroups",
+            "Resource": f"arn:aws:logs:{region}:123456789012:log-group:*",
+        }
         (role,) = [
             r for r in inputs_of(stack_plan, "aws:iam/role:Role", region) if "flowlogs" in r["name"]
         ]
