@@ -1,4 +1,11 @@
-"""`deploy.py plan`: the offline plan. Runs the real program under mocks and reports it."""
+"""`deploy.py plan`: the offline plan a reviewer runs on every change.
+
+Runs the real program under mocks, then judges what it would create: the policy rules of
+`tap.rules` (the same ones the CrossGuard pack in policy/ applies), an estimated monthly cost
+(`tap.cost`), and optionally a Mermaid diagram (`tap.diagram`). Human output is a table;
+`--json` gives the same facts to CI. Exit 0 when compliant, 1 on any mandatory violation,
+2 on a bad config.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +13,42 @@ import argparse
 import json
 import sys
 from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 import pulumi
 
-from tap.offline import OfflineError, PlanResult, run_program
+from tap import cost, diagram, rules
+from tap.offline import (
+    PROVIDER_TYPE,
+    OfflineError,
+    PlanResult,
+    Recorded,
+    _computed_state,
+    run_program,
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 STACKS = ("dev", "staging", "prod")
+TOP_LEVEL = "(top level)"
+# Input properties other resources use to point at a resource by name rather than by id.
+NAME_HANDLES = ("name", "bucket", "identifier")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", required=True, choices=STACKS, help="stack to plan")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print resources, outputs, violations and cost as JSON (for CI) instead of a table",
+    )
+    parser.add_argument(
+        "--diagram",
+        metavar="FILE.md",
+        type=Path,
+        help="also write a Mermaid diagram of the planned stack to FILE.md",
+    )
 
 
 def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
@@ -26,25 +57,165 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
     except (pulumi.RunError, OfflineError) as exc:
         print(f"error: {exc}", file=err)
         return EXIT_BAD_INPUT
-    out.write(render(result))
-    return EXIT_OK
+    report = judge(result)
+    diagram_file: Path | None = getattr(args, "diagram", None)
+    if diagram_file is not None:
+        diagram_file.write_text(diagram.markdown(result.stack, report.diagram()))
+    if getattr(args, "json", False):
+        out.write(json.dumps(report.as_dict(), indent=2, sort_keys=True) + "\n")
+    else:
+        out.write(render(result, report))
+        if diagram_file is not None:
+            out.write(f"diagram written to {diagram_file}\n")
+    return EXIT_FAILED if rules.mandatory(report.violations) else EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# From recorded resources to what the rules, cost and diagram see
+
+
+def outermost_components(result: PlanResult) -> dict[str, Recorded | None]:
+    """{urn: outermost component it sits in (None at top level)}, in one pass over the plan.
+
+    Same answer as PlanResult.component_of, which rebuilds the URN index on every call (and so
+    is quadratic over a whole plan).
+    """
+    by_urn = result.by_urn()
+    outer: dict[str, Recorded | None] = {}
+
+    def outermost_from(urn: str) -> Recorded | None:
+        """The outermost component among `urn` and its ancestors."""
+        if urn in outer:
+            return outer[urn]
+        resource = by_urn.get(urn)
+        if resource is None:
+            return None
+        found = outermost_from(resource.parent_urn) or (None if resource.custom else resource)
+        outer[urn] = found
+        return found
+
+    return {r.urn: outermost_from(r.parent_urn) for r in result.resources}
+
+
+def component_label(component: Recorded | None) -> str:
+    return f"{component.type.split(':')[-1]} {component.name}" if component else TOP_LEVEL
+
+
+def handles(resource: Recorded) -> frozenset[str]:
+    """What another resource's input holds when it refers to `resource` in the mocked run.
+
+    The mocks answer `<name>-id` for ids and compute ARNs (tap.offline._computed_state);
+    names count too, for inputs that take a bucket or DB identifier.
+    """
+    state = _computed_state(resource.type, resource.name, resource.region, resource.inputs)
+    found = {f"{resource.name}-id", resource.urn}
+    found.update(v for v in state.values() if isinstance(v, str))
+    found.update(v for k in NAME_HANDLES if isinstance(v := resource.inputs.get(k), str))
+    return frozenset(found)
+
+
+def resource_views(result: PlanResult) -> list[rules.Resource]:
+    """The plan's AWS resources (providers and components left out) as rule views."""
+    components = outermost_components(result)
+    provider_tags = {
+        p.urn: rules.decode_default_tags(p.inputs) for p in result.of_type(PROVIDER_TYPE)
+    }
+    views = []
+    for recorded in result.resources:
+        if not recorded.custom or recorded.type == PROVIDER_TYPE:
+            continue
+        component = components.get(recorded.urn)
+        views.append(
+            rules.Resource(
+                type=recorded.type,
+                name=recorded.name,
+                props=recorded.inputs,
+                urn=recorded.urn,
+                # pulumi-aws v7 resources may override their provider's region.
+                region=recorded.inputs.get("region") or recorded.region,
+                component=component_label(component) if component else "",
+                tier=component.type.split(":")[1] if component else "",
+                handles=handles(recorded),
+                provider_tags=provider_tags.get(recorded.provider_urn, {}),
+            )
+        )
+    return views
+
+
+@dataclass
+class Report:
+    """What the plan judged: the resources as rules see them, violations and cost."""
+
+    stack: str
+    summary: dict[str, Any]
+    index: rules.StackIndex
+    violations: list[rules.Violation]
+    estimate: cost.CostEstimate
+    outputs: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def diagram(self) -> str:
+        return diagram.mermaid(
+            self.index, self.summary.get("primary_region"), self.summary.get("regions") or ()
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "environment": self.summary.get("environment"),
+            "resources": [
+                {
+                    "type": r.type,
+                    "name": r.name,
+                    "region": r.region,
+                    "component": r.component or TOP_LEVEL,
+                }
+                for r in self.index.resources
+            ],
+            "outputs": _jsonable(self.outputs),
+            "violations": [v.as_dict() for v in self.violations],
+            "mandatory_violations": len(rules.mandatory(self.violations)),
+            "cost": self.estimate.as_dict(),
+            "warnings": list(self.warnings),
+        }
+
+
+def judge(result: PlanResult) -> Report:
+    """Apply the rules and the cost model to a mocked run (linear in its size)."""
+    summary = result.outputs.get("deployment_summary") or {}
+    index = rules.StackIndex(resource_views(result))
+    return Report(
+        stack=result.stack,
+        summary=summary,
+        index=index,
+        violations=rules.evaluate(index.resources, summary.get("environment", result.stack)),
+        estimate=cost.estimate(index),
+        outputs=result.outputs,
+        warnings=list(result.warnings),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Human output
 
 
 def group_by_region(result: PlanResult) -> dict[str, dict[str, Counter[str]]]:
     """{region or 'global': {component label: Counter(resource type)}} for custom resources."""
+    components = outermost_components(result)
     groups: dict[str, dict[str, Counter[str]]] = {}
     for resource in result.resources:
         if not resource.custom:
             continue
-        component = result.component_of(resource)
-        label = f"{component.type.split(':')[-1]} {component.name}" if component else "(top level)"
+        label = component_label(components.get(resource.urn))
         region = resource.region or "global"
         groups.setdefault(region, {}).setdefault(label, Counter())[resource.type] += 1
     return groups
 
 
-def render(result: PlanResult) -> str:
-    summary = result.outputs.get("deployment_summary", {})
+def render(result: PlanResult, report: Report | None = None) -> str:
+    """The plan as text: resources per region and component, outputs, policy and cost."""
+    report = report or judge(result)
+    summary = report.summary
     lines = [
         f"TAP offline plan - stack {result.stack} (environment {summary.get('environment', '?')})",
         "Ran the real program under Pulumi mocks: no cloud account was used; ids and ARNs are "
@@ -66,7 +237,30 @@ def render(result: PlanResult) -> str:
                 lines.append(f"    {n:4d}  {type_}")
     lines.append(f"total: {total} resources to create")
     lines += ["", "outputs:", json.dumps(_jsonable(result.outputs), indent=2, sort_keys=True), ""]
+    lines += [*render_policy(report.violations), ""]
+    lines += [*cost.render(report.estimate), ""]
     return "\n".join(lines)
+
+
+def render_policy(violations: list[rules.Violation]) -> list[str]:
+    """Violations grouped by severity, mandatory first."""
+    header = f"policy ({len(rules.ALL_RULES)} rules of tap/rules.py; [FSBP control]):"
+    if not violations:
+        return [header, "  no violations"]
+    lines = [header]
+    for severity in (rules.MANDATORY, rules.ADVISORY):
+        found = [v for v in violations if v.severity == severity]
+        if not found:
+            continue
+        lines.append(f"  {severity}: {len(found)} violation{'s' if len(found) > 1 else ''}")
+        for v in found:
+            control = f" [{v.fsbp}]" if v.fsbp else ""
+            where = f" ({v.region})" if v.region else ""
+            target = f"{v.resource_type} {v.resource_name}".strip()
+            lines.append(f"    {v.rule_id}{control} {target}{where}: {v.message}")
+    if rules.mandatory(violations):
+        lines.append("  mandatory violations fail the plan (exit 1) and `pulumi up`")
+    return lines
 
 
 def _jsonable(value: Any) -> Any:
