@@ -6,11 +6,16 @@ import pulumi_aws as aws
 from components.alerts import AlertTopic, AlertTopicArgs
 from components.audit import Audit, AuditArgs
 from components.bastion import Bastion, BastionArgs
+from components.certificate import Certificate, CertificateArgs
 from components.compute import Compute, ComputeArgs
 from components.database import Database, DatabaseArgs
+from components.edge import Edge, EdgeArgs
+from components.failover import Endpoint, Failover, FailoverArgs
 from components.keys import RegionKey, RegionKeyArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
+from components.zone import Zone, ZoneArgs
+from tap.global_provider import GLOBAL_REGION, global_provider_name, needs_global_provider
 from tap.stack_config import load_stack_config
 from tap.tags import default_tags
 
@@ -20,21 +25,54 @@ tags = default_tags(config)
 regions: dict[str, dict[str, object]] = {}
 notices: list[str] = []
 primary_database: Database | None = None
-providers: dict[str, aws.Provider] = {}
 account_ids: dict[str, pulumi.Output[str]] = {}
+alert_topic_arns: dict[str, pulumi.Output[str]] = {}
+endpoints: dict[str, Endpoint] = {}
 database_config = config.database
-# The primary region first: its database is the source of the others' replicas (the one
-# cross-region edge besides the global pieces).
-for region in sorted(config.regions, key=lambda r: r.name != config.primary_region):
-    # One explicit provider per region; default providers are disabled in Pulumi.yaml, so a
-    # resource that forgets its provider fails instead of landing in some ambient region.
-    provider = aws.Provider(
+# One explicit provider per region; default providers are disabled in Pulumi.yaml, so a
+# resource that forgets its provider fails instead of landing in some ambient region.
+providers: dict[str, aws.Provider] = {
+    region.name: aws.Provider(
         f"aws-{region.name}",
         region=region.name,
         default_tags=aws.ProviderDefaultTagsArgs(tags=tags),
     )
-    providers[region.name] = provider
-    in_region = pulumi.ResourceOptions(providers={"aws": provider})
+    for region in config.regions
+}
+
+# Global, before the regions: the zone every region's certificate is validated in.
+dns = config.dns
+if dns is not None:
+    # CloudFront's certificate and web ACL, and Route53 health-check metrics, exist only in
+    # us-east-1: that region's provider when it is a stack region, else one extra provider.
+    global_provider = (
+        aws.Provider(
+            global_provider_name(config.region_names),
+            region=GLOBAL_REGION,
+            default_tags=aws.ProviderDefaultTagsArgs(tags=tags),
+        )
+        if needs_global_provider(config.region_names)
+        else providers[GLOBAL_REGION]
+    )
+    in_global = pulumi.ResourceOptions(providers={"aws": global_provider})
+    zone = Zone(
+        "zone",
+        ZoneArgs(
+            domain=dns.domain,
+            environment=config.environment,
+            zone_id=dns.zone_id,
+            create=dns.create_zone,
+            is_production=config.is_production,
+        ),
+        opts=in_global,
+    )
+    # Behind CloudFront the regions fail over at the origin name and users resolve app_fqdn to
+    # the distribution; without it, app_fqdn itself fails over.
+    failover_fqdn = f"origin.{dns.app_fqdn}" if config.edge.cloudfront_enabled else dns.app_fqdn
+# The primary region first: its database is the source of the others' replicas (the one
+# cross-region edge besides the global pieces).
+for region in sorted(config.regions, key=lambda r: r.name != config.primary_region):
+    in_region = pulumi.ResourceOptions(providers={"aws": providers[region.name]})
 
     key = RegionKey(
         f"{region.name}-key",
@@ -60,6 +98,18 @@ for region in sorted(config.regions, key=lambda r: r.name != config.primary_regi
     )
     compute_config = config.compute
     certificate_arn = compute_config.certificate_arns.get(region.name)
+    if certificate_arn is None and dns is not None:
+        # Validated in the zone through this region's own provider: no region waits on another.
+        certificate_arn = Certificate(
+            f"{region.name}-certificate",
+            CertificateArgs(
+                domain_name=failover_fqdn,
+                zone_id=zone.zone_id,
+                environment=config.environment,
+                region=region.name,
+            ),
+            opts=in_region,
+        ).certificate_arn
     compute = Compute(
         f"{region.name}-compute",
         ComputeArgs(
@@ -179,6 +229,8 @@ for region in sorted(config.regions, key=lambda r: r.name != config.primary_regi
         opts=in_region,
     )
     account_ids[region.name] = key.account_id
+    alert_topic_arns[region.name] = alerts.topic_arn
+    endpoints[region.name] = Endpoint(dns_name=compute.alb_dns_name, zone_id=compute.alb_zone_id)
 
     regions[region.name] = {
         "vpc_id": network.vpc_id,
@@ -228,6 +280,95 @@ audit = Audit(
     ),
     opts=pulumi.ResourceOptions(providers={"aws": providers[config.primary_region]}),
 )
+
+# Global, after the regions: health checks and failover records, then the edge.
+if dns is not None:
+    # Health-check alarms live in us-east-1 and may only notify a topic of their own region:
+    # a stack without us-east-1 gets a small topic (and key) there for them.
+    health_topic = alert_topic_arns.get(GLOBAL_REGION)
+    if health_topic is None:
+        global_key = RegionKey(
+            "global-key",
+            RegionKeyArgs(
+                environment=config.environment,
+                region=GLOBAL_REGION,
+                deletion_window_in_days=30 if config.is_production else 7,
+            ),
+            opts=in_global,
+        )
+        health_topic = AlertTopic(
+            "global-alerts",
+            AlertTopicArgs(
+                environment=config.environment,
+                region=GLOBAL_REGION,
+                kms_key_arn=global_key.key_arn,
+                account_id=global_key.account_id,
+                emails=config.alerts.emails,
+            ),
+            opts=in_global,
+        ).topic_arn
+    failover = Failover(
+        "failover",
+        FailoverArgs(
+            environment=config.environment,
+            zone_id=zone.zone_id,
+            record_fqdn=failover_fqdn,
+            primary_region=config.primary_region,
+            endpoints=endpoints,
+            failure_threshold=dns.health_check.failure_threshold,
+            request_interval=dns.health_check.request_interval,
+            alarm_topic_arn=health_topic,
+        ),
+        opts=in_global,
+    )
+    edge: Edge | None = None
+    if config.edge.cloudfront_enabled:
+        edge_certificate = Certificate(
+            "edge-certificate",
+            CertificateArgs(
+                domain_name=dns.app_fqdn,
+                zone_id=zone.zone_id,
+                environment=config.environment,
+                region=GLOBAL_REGION,
+            ),
+            opts=in_global,
+        )
+        edge = Edge(
+            "edge",
+            EdgeArgs(
+                environment=config.environment,
+                app_fqdn=dns.app_fqdn,
+                origin_fqdn=failover_fqdn,
+                zone_id=zone.zone_id,
+                certificate_arn=edge_certificate.certificate_arn,
+                account_id=account_ids[config.primary_region],
+                price_class=config.edge.price_class,
+                waf_enabled=config.edge.waf_enabled,
+                log_retention_days=config.edge.log_retention_days,
+                is_production=config.is_production,
+            ),
+            opts=in_global,
+        )
+    pulumi.export(
+        "dns",
+        {
+            "zone_id": zone.zone_id,
+            "app_fqdn": dns.app_fqdn,
+            "url": f"https://{dns.app_fqdn}",
+            "failover_fqdn": failover.record_fqdn,
+            "health_check_ids": failover.health_check_ids,
+            "name_servers": zone.name_servers,
+        },
+    )
+    if edge is not None:
+        pulumi.export(
+            "edge",
+            {
+                "distribution_id": edge.distribution_id,
+                "domain_name": edge.domain_name,
+                "web_acl_arn": edge.web_acl_arn,
+            },
+        )
 
 pulumi.export("regions", regions)
 pulumi.export(

@@ -12,6 +12,7 @@ The mocks behave like a strict engine in two ways that matter here:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import runpy
@@ -99,6 +100,10 @@ class PlanResult:
         return outermost
 
 
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 def _arn(service: str, region: str | None, resource: str) -> str:
     return f"arn:aws:{service}:{region or ''}:{MOCK_ACCOUNT_ID}:{resource}"
 
@@ -150,6 +155,38 @@ def _computed_state(type_: str, name: str, region: str | None, inputs: dict[str,
         state["arn"] = _arn("sns", region, inputs.get("name", name))
     elif type_ == "aws:cloudtrail/trail:Trail":
         state["arn"] = _arn("cloudtrail", region, f"trail/{inputs.get('name', name)}")
+    elif type_ == "aws:route53/zone:Zone":
+        digest = hashlib.sha256(inputs.get("name", name).encode()).hexdigest()[:16].upper()
+        state["zoneId"] = f"Z0{digest}"
+        state["nameServers"] = [
+            "ns-1024.awsdns-00.org",
+            "ns-1536.awsdns-00.co.uk",
+            "ns-512.awsdns-00.net",
+            "ns-0.awsdns-00.com",
+        ]
+    elif type_ == "aws:route53/record:Record":
+        state["fqdn"] = str(inputs.get("name", name)).rstrip(".")
+    elif type_ == "aws:acm/certificate:Certificate":
+        # The same CNAME for the same name in every region, as ACM does.
+        domain = inputs.get("domainName", name)
+        state["domainValidationOptions"] = [
+            {
+                "domainName": domain,
+                "resourceRecordName": f"_{_digest('name' + domain)}.{domain}.",
+                "resourceRecordType": "CNAME",
+                "resourceRecordValue": f"_{_digest('value' + domain)}.acm-validations.aws.",
+            }
+        ]
+    elif type_ == "aws:cloudfront/distribution:Distribution":
+        state["arn"] = f"arn:aws:cloudfront::{MOCK_ACCOUNT_ID}:distribution/{name}-id"
+        state["domainName"] = f"d{_digest(name)[:13]}.cloudfront.net"
+        state["hostedZoneId"] = "Z2FDTNDATAQYW2"
+    elif type_ == "aws:cloudwatch/logDeliverySource:LogDeliverySource":
+        state["arn"] = _arn("logs", region, f"delivery-source:{inputs.get('name', name)}")
+    elif type_ == "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination":
+        state["arn"] = _arn("logs", region, f"delivery-destination:{inputs.get('name', name)}")
+    elif type_ == "aws:wafv2/webAcl:WebAcl":
+        state["arn"] = _arn("wafv2", region, f"global/webacl/{inputs.get('name', name)}/{name}-id")
     elif type_ == "aws:iam/role:Role":
         state["arn"] = _arn("iam", "", f"role/{inputs.get('name', name)}")
         state["name"] = inputs.get("name", name)

@@ -11,7 +11,7 @@ import pytest
 from components.compute import TLS_POLICY, architecture_of
 from tap.offline import PlanResult
 from tap.user_data import render_user_data
-from tests.conftest import inputs_of
+from tests.conftest import inputs_of, planned
 
 ALB = "aws:lb/loadBalancer:LoadBalancer"
 LISTENER = "aws:lb/listener:Listener"
@@ -61,12 +61,32 @@ def test_alb_log_bucket_admits_only_elb_delivery(stack_plan: PlanResult) -> None
         assert allows[0]["Resource"].endswith("/alb/AWSLogs/123456789012/*")
 
 
-def test_http_only_without_certificate_and_the_plan_says_so(stack_plan: PlanResult) -> None:
+@pytest.mark.parametrize("stack", ["dev", "staging"])
+def test_http_only_without_certificate_and_the_plan_says_so(stack: str) -> None:
+    stack_plan = planned(stack)
     for region in regions_of(stack_plan):
         (listener,) = inputs_of(stack_plan, LISTENER, region)
         assert listener["port"] == 80 and listener["defaultActions"][0]["type"] == "forward"
         assert stack_plan.outputs["regions"][region]["url"].startswith("http://")
         assert any(n.startswith(f"{region}: no certificate") for n in stack_plan.outputs["notices"])
+
+
+def test_prod_listeners_use_the_dns_validated_certificates(prod_plan: PlanResult) -> None:
+    validations = {
+        r.region: r
+        for r in prod_plan.of_type("aws:acm/certificateValidation:CertificateValidation")
+        if r.name != "edge-certificate-validation"
+    }
+    for region in regions_of(prod_plan):
+        (https,) = [
+            x for x in prod_plan.of_type(LISTENER) if x.region == region and x.inputs["port"] == 443
+        ]
+        assert https.inputs["sslPolicy"] == TLS_POLICY
+        assert https.inputs["certificateArn"].startswith(f"arn:aws:acm:{region}:")
+        # The listener waits for DNS validation of its certificate.
+        assert validations[region].urn in https.depends_on
+        assert prod_plan.outputs["regions"][region]["url"].startswith("https://")
+    assert prod_plan.outputs["notices"] == []
 
 
 def test_https_and_redirect_exactly_when_a_certificate_is_configured(
@@ -310,7 +330,8 @@ def test_compute_outputs(stack_plan: PlanResult) -> None:
         assert out["alb_dns_name"].endswith(f"{region}.elb.amazonaws.com")
         assert out["alb_zone_id"] and out["target_group_arn"].startswith(f"arn:aws:lb:{region}:")
         assert out["asg_name"] == f"{stack_plan.stack}-app-asg-{region}"
-        assert out["url"] == f"http://{out['alb_dns_name']}"
+        scheme = "https" if stack_plan.stack == "prod" else "http"
+        assert out["url"] == f"{scheme}://{out['alb_dns_name']}"
 
 
 def test_no_bastion_by_default(stack_plan: PlanResult) -> None:

@@ -13,7 +13,7 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from tap.offline import OfflineError, PlanResult, run_program
+from tap.offline import OfflineError, PlanResult, Recorded, run_program
 from tests.conftest import STACKS
 
 PROVIDER = "pulumi:providers:aws"
@@ -65,36 +65,59 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(v)
 
 
-# The one designed cross-region edge: a secondary region's database replicates the primary
-# (and its app reads the primary's secret). Everything else stays inside its region.
+# The designed cross-region edges: a secondary region's database replicates the primary (and
+# its app reads the primary's secret), and each region's certificate is validated in the
+# stack's one hosted zone. Global components (zone, failover, edge, audit) span regions by
+# nature; everything else stays inside its region.
 CROSS_REGION_COMPONENT = "tap:database:Database"
 
 
-def _may_cross(plan: PlanResult, resource) -> bool:
-    component = plan.component_of(resource)
+def _component(plan: PlanResult, resource: Recorded) -> Recorded | None:
+    return plan.component_of(resource)
+
+
+def _is_regional(plan: PlanResult, resource: Recorded) -> bool:
+    component = _component(plan, resource)
+    return component is not None and component.name.startswith(f"{resource.region}-")
+
+
+def _may_cross(plan: PlanResult, resource: Recorded) -> bool:
+    component = _component(plan, resource)
     return component is not None and component.type == CROSS_REGION_COMPONENT
 
 
 def test_no_resource_depends_on_another_regions_resource(stack_plan: PlanResult) -> None:
-    region_of = {r.urn: r.region for r in stack_plan.resources if r.region}
+    by_urn = stack_plan.by_urn()
     for resource in stack_plan.resources:
-        if not resource.region or _may_cross(stack_plan, resource):
+        if not resource.region or not _is_regional(stack_plan, resource):
+            continue
+        if _may_cross(stack_plan, resource):
             continue
         for dependency in resource.depends_on:
-            assert region_of.get(dependency, resource.region) == resource.region, (
-                resource.name,
-                dependency,
-            )
+            other = by_urn.get(dependency)
+            if other is None or not other.region or not _is_regional(stack_plan, other):
+                continue  # providers and global pieces (the zone) may feed every region
+            assert other.region == resource.region, (resource.name, dependency)
 
 
 def test_regions_do_not_reference_each_other(stack_plan: PlanResult) -> None:
     regions = stack_plan.outputs["deployment_summary"]["regions"]
     for resource in stack_plan.resources:
-        if not resource.region or _may_cross(stack_plan, resource):
+        if not resource.region or not _is_regional(stack_plan, resource):
+            continue
+        if _may_cross(stack_plan, resource):
             continue
         others = [r for r in regions if r != resource.region]
         for text in _strings(resource.inputs):
             assert not any(other in text for other in others), (resource.name, text)
+
+
+def test_global_pieces_sit_in_us_east_1(prod_plan: PlanResult) -> None:
+    global_resources = [
+        r for r in prod_plan.resources if r.custom and r.region and not _is_regional(prod_plan, r)
+    ]
+    assert global_resources
+    assert {r.region for r in global_resources} == {"us-east-1"}
 
 
 def test_only_replicas_cross_regions(prod_plan: PlanResult) -> None:

@@ -1,0 +1,61 @@
+"""boto3 clients for bootstrap and verify, made injectable so tests can point them at moto."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+ClientFactory = Callable[[str, str], Any]
+"""(service, region) -> a boto3 client. The only way bootstrap and verify reach AWS."""
+
+# Standard retry mode backs off on throttling; verify makes many read calls in a burst.
+_RETRIES = Config(retries={"max_attempts": 5, "mode": "standard"})
+
+
+def client_factory(
+    profile: str | None = None,
+    endpoint_url: str | None = None,
+    session: boto3.Session | None = None,
+) -> ClientFactory:
+    """Clients from one session (the default credential chain unless `profile` is given).
+
+    `endpoint_url` sends every call to one endpoint (moto server, LocalStack); boto3 also
+    honours AWS_ENDPOINT_URL on its own when this is left unset.
+    """
+    chosen = session or shared_session(profile)
+    cache: dict[tuple[str, str], Any] = {}
+
+    def make(service: str, region: str) -> Any:
+        if (service, region) not in cache:
+            cache[(service, region)] = chosen.client(
+                service, region_name=region, endpoint_url=endpoint_url, config=_RETRIES
+            )
+        return cache[(service, region)]
+
+    return make
+
+
+@cache
+def shared_session(profile: str | None = None) -> boto3.Session:
+    """One session per profile for the process: sessions cache botocore's service models,
+    which take a noticeable time to parse (EC2's is megabytes of JSON)."""
+    return boto3.Session(profile_name=profile)
+
+
+def error_code(exc: ClientError) -> str:
+    """The AWS error code of a ClientError ('NoSuchBucket', '404', 'AccessDenied', ...)."""
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def describe_error(exc: ClientError | BotoCoreError) -> str:
+    """A short one-line description of an AWS call failure, for tables and error lines."""
+    if isinstance(exc, ClientError):
+        message = str(exc.response.get("Error", {}).get("Message", "")).strip()
+        code = error_code(exc)
+        return f"{code}: {message}" if message else code
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

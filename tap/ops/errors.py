@@ -1,0 +1,33 @@
+"""Exit codes of deploy.py and the one error type that carries them.
+
+Every exit code deploy.py can return is defined here and documented in docs/operations.md,
+so CI scripts can tell "the stack drifted" from "someone else holds the lock" from "broken".
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes of deploy.py (documented in docs/operations.md)."""
+
+    OK = 0
+    FAILED = 1
+    """Engine failure, a failed verify check, an AWS error during bootstrap."""
+    USAGE = 2
+    """Bad arguments or config, no state backend given, a refused or unconfirmed destroy."""
+    LOCKED = 3
+    """Another update holds the stack's lock (Automation API ConcurrentUpdateError)."""
+    DRIFT = 4
+    """`preview --expect-no-changes` found changes: the live stack differs from the program."""
+    NO_CLI = 5
+    """The Pulumi CLI is not installed (or too old) for the engine subcommands."""
+
+
+class OpsError(Exception):
+    """A failure to report as one line on stderr, ending deploy.py with `exit_code`."""
+
+    def __init__(self, message: str, exit_code: ExitCode = ExitCode.FAILED) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -1,0 +1,366 @@
+"""`deploy.py verify`: after an `up`, check the live account against the stack outputs.
+
+`pulumi up` succeeding means AWS accepted every API call; it does not mean the ALB has healthy
+targets, the ASG reached its desired capacity or the trail is logging. These checks read the
+stack outputs (the contract documented in docs/operations.md) and ask AWS, region by region.
+Read-only: nothing here changes the account.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from tap.ops.aws import ClientFactory, describe_error
+from tap.ops.errors import ExitCode, OpsError
+
+GLOBAL = "global"
+"""Region column of checks that are not regional (DNS records, the trail, CloudFront)."""
+_HEALTHY = "healthy"
+# Target states that are transitions rather than faults: a target registering, leaving, or
+# sitting in an AZ the ALB does not serve yet. Only "unhealthy" (and no healthy one) fails.
+_BAD_TARGET_STATES = frozenset({"unhealthy"})
+
+
+@dataclass(frozen=True)
+class Check:
+    """One row of the verify table."""
+
+    region: str
+    name: str
+    passed: bool
+    detail: str
+    skipped: bool = False
+
+    @property
+    def status(self) -> str:
+        if self.skipped:
+            return "SKIP"
+        return "PASS" if self.passed else "FAIL"
+
+
+class MissingOutput(Exception):
+    """A stack output the check needs is absent: reported as that check failing."""
+
+
+def load_outputs_file(path: Path) -> dict[str, Any]:
+    """Outputs as `pulumi stack output --json` (or `deploy.py outputs`) writes them."""
+    try:
+        data = json.loads(path.read_text())
+    except OSError as exc:
+        raise OpsError(f"cannot read outputs file {path}: {exc.strerror}", ExitCode.USAGE) from None
+    except ValueError as exc:
+        raise OpsError(f"outputs file {path} is not JSON: {exc}", ExitCode.USAGE) from None
+    if not isinstance(data, dict):
+        raise OpsError(f"outputs file {path} must hold a JSON object", ExitCode.USAGE)
+    return data
+
+
+def verify(outputs: Mapping[str, Any], clients: ClientFactory) -> list[Check]:
+    """Every check, in table order: each region (primary first), then the global ones."""
+    summary = outputs.get("deployment_summary")
+    regions = outputs.get("regions")
+    if not isinstance(summary, Mapping) or not isinstance(regions, Mapping):
+        raise OpsError(
+            "the outputs have no deployment_summary/regions: is this a deployed TAP stack? "
+            "(run `deploy.py up` first, or pass the right --outputs file)"
+        )
+    primary = str(summary.get("primary_region", ""))
+    is_prod = summary.get("environment") == "prod"
+    checks: list[Check] = []
+    for region in ordered_regions(summary, regions):
+        checks += region_checks(
+            clients, region, _mapping(regions.get(region)), summary, region == primary, is_prod
+        )
+    checks += dns_checks(clients, outputs.get("dns"), primary or GLOBAL)
+    checks.append(trail_check(clients, outputs.get("audit"), primary))
+    checks.append(edge_check(clients, outputs.get("edge"), primary))
+    return checks
+
+
+def ordered_regions(summary: Mapping[str, Any], regions: Mapping[str, Any]) -> list[str]:
+    """The primary region first, then the others in the summary's order (or sorted)."""
+    names = [str(r) for r in summary.get("regions") or sorted(regions)]
+    names += [str(r) for r in sorted(regions) if r not in names]
+    primary = summary.get("primary_region")
+    return sorted(names, key=lambda name: name != primary)
+
+
+def region_checks(
+    clients: ClientFactory,
+    region: str,
+    out: Mapping[str, Any],
+    summary: Mapping[str, Any],
+    is_primary: bool,
+    is_prod: bool,
+) -> list[Check]:
+    ec2, elbv2 = clients("ec2", region), clients("elbv2", region)
+    asg, rds = clients("autoscaling", region), clients("rds", region)
+    az_count = summary.get("az_count")
+    checks = [
+        run_check(region, "vpc", lambda: check_vpc(ec2, out)),
+        run_check(region, "subnets", lambda: check_subnets(ec2, out, az_count)),
+        run_check(region, "load balancer", lambda: check_load_balancer(elbv2, out)),
+        run_check(region, "healthy targets", lambda: check_targets(elbv2, out)),
+        run_check(region, "auto scaling group", lambda: check_asg(asg, out)),
+    ]
+    if is_primary:
+        checks.append(run_check(region, "database", lambda: check_primary_db(rds, out, is_prod)))
+    elif out.get("db_identifier"):
+        checks.append(run_check(region, "read replica", lambda: check_replica(rds, out)))
+    else:
+        checks.append(
+            Check(region, "read replica", True, "DR replication off for this region", True)
+        )
+    return checks
+
+
+def run_check(region: str, name: str, probe: Callable[[], tuple[bool, str]]) -> Check:
+    """Run one probe; an AWS error or a missing output fails that check, not the whole run."""
+    try:
+        passed, detail = probe()
+    except MissingOutput as exc:
+        return Check(region, name, False, f"stack output {exc} is missing")
+    except (ClientError, BotoCoreError) as exc:
+        return Check(region, name, False, describe_error(exc))
+    return Check(region, name, passed, detail)
+
+
+def check_vpc(ec2: Any, out: Mapping[str, Any]) -> tuple[bool, str]:
+    vpc_id = _need(out, "vpc_id")
+    vpc = ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]
+    problems = []
+    if vpc.get("State") != "available":
+        problems.append(f"state {vpc.get('State')}")
+    expected_cidr = out.get("vpc_cidr")
+    if expected_cidr and vpc.get("CidrBlock") != expected_cidr:
+        problems.append(f"CIDR {vpc.get('CidrBlock')}, outputs say {expected_cidr}")
+    return _verdict(problems, f"{vpc_id} {vpc.get('CidrBlock')} available")
+
+
+def check_subnets(ec2: Any, out: Mapping[str, Any], az_count: Any) -> tuple[bool, str]:
+    vpc_id = _need(out, "vpc_id")
+    tiers = {tier: list(_need(out, f"{tier}_subnet_ids")) for tier in _SUBNET_TIERS}
+    wanted = [subnet for ids in tiers.values() for subnet in ids]
+    # One call for all of them; an id that no longer exists fails the call with NotFound.
+    found = ec2.describe_subnets(SubnetIds=wanted)["Subnets"] if wanted else []
+    problems = [
+        f"{s['SubnetId']} is in {s.get('VpcId')}" for s in found if s.get("VpcId") != vpc_id
+    ]
+    problems += [
+        f"{s['SubnetId']} is {s.get('State')}" for s in found if s.get("State") != "available"
+    ]
+    if isinstance(az_count, int):
+        problems += [
+            f"{len(ids)} {tier} subnets for {az_count} AZs"
+            for tier, ids in tiers.items()
+            if len(ids) != az_count
+        ]
+    counts = ", ".join(f"{len(ids)} {tier}" for tier, ids in tiers.items())
+    return _verdict(problems, f"{len(found)} subnets ({counts}) in {vpc_id}")
+
+
+_SUBNET_TIERS = ("public", "private", "database")
+
+
+def check_load_balancer(elbv2: Any, out: Mapping[str, Any]) -> tuple[bool, str]:
+    arn = _need(out, "alb_arn")
+    balancer = elbv2.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"][0]
+    state = balancer.get("State", {}).get("Code")
+    return state == "active", f"{balancer.get('DNSName')} {state}"
+
+
+def check_targets(elbv2: Any, out: Mapping[str, Any]) -> tuple[bool, str]:
+    """At least one healthy target and none reported unhealthy."""
+    arn = _need(out, "target_group_arn")
+    descriptions = elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+    states = [d.get("TargetHealth", {}).get("State", "unknown") for d in descriptions]
+    healthy = states.count(_HEALTHY)
+    detail = f"{healthy}/{len(states)} healthy"
+    others = sorted({state for state in states if state != _HEALTHY})
+    if others:
+        detail += " (others: " + ", ".join(f"{states.count(s)} {s}" for s in others) + ")"
+    return healthy > 0 and not _BAD_TARGET_STATES.intersection(states), detail
+
+
+def check_asg(autoscaling: Any, out: Mapping[str, Any]) -> tuple[bool, str]:
+    name = _need(out, "asg_name")
+    groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
+        "AutoScalingGroups"
+    ]
+    if not groups:
+        return False, f"{name} not found"
+    group = groups[0]
+    desired = int(group.get("DesiredCapacity", 0))
+    in_service = sum(
+        1
+        for instance in group.get("Instances", [])
+        if instance.get("LifecycleState") == "InService"
+        and instance.get("HealthStatus") == "Healthy"
+    )
+    detail = f"{name}: {in_service}/{desired} in service"
+    return desired > 0 and in_service >= desired, detail
+
+
+def check_primary_db(rds: Any, out: Mapping[str, Any], is_prod: bool) -> tuple[bool, str]:
+    instance = _db_instance(rds, _need(out, "db_identifier"))
+    problems = _db_problems(instance)
+    if is_prod and not instance.get("MultiAZ"):
+        problems.append("not Multi-AZ (required in prod)")
+    multi_az = "Multi-AZ" if instance.get("MultiAZ") else "single-AZ"
+    name = instance["DBInstanceIdentifier"]
+    return _verdict(problems, f"{name} available, encrypted, {multi_az}")
+
+
+def check_replica(rds: Any, out: Mapping[str, Any]) -> tuple[bool, str]:
+    instance = _db_instance(rds, _need(out, "db_identifier"))
+    problems = _db_problems(instance)
+    source = instance.get("ReadReplicaSourceDBInstanceIdentifier")
+    if not source:
+        problems.append("not a read replica (no source instance)")
+    return _verdict(problems, f"{instance['DBInstanceIdentifier']} replicating from {source}")
+
+
+def dns_checks(clients: ClientFactory, dns: Any, home_region: str) -> list[Check]:
+    """Failover records and one health check per region; skipped when there is no domain."""
+    if not dns:
+        return [Check(GLOBAL, "dns failover", True, "no domain configured (no dns output)", True)]
+    route53 = clients("route53", home_region if home_region != GLOBAL else "us-east-1")
+    checks = [run_check(GLOBAL, "failover records", lambda: check_failover_records(route53, dns))]
+    health_checks = _mapping(dns.get("health_check_ids"))
+    if not health_checks:
+        checks.append(Check(GLOBAL, "health checks", False, "dns.health_check_ids is empty"))
+    for region, check_id in sorted(health_checks.items()):
+        checks.append(run_check(region, "route53 health check", _health_probe(route53, check_id)))
+    return checks
+
+
+def _health_probe(route53: Any, check_id: str) -> Callable[[], tuple[bool, str]]:
+    return lambda: check_health(route53, check_id)
+
+
+def check_failover_records(route53: Any, dns: Mapping[str, Any]) -> tuple[bool, str]:
+    zone_id = _need(dns, "zone_id")
+    # Behind CloudFront the regions fail over at an origin name and app_fqdn points at the
+    # distribution; the outputs name it failover_fqdn (absent: app_fqdn itself fails over).
+    name = dns.get("failover_fqdn") or _need(dns, "app_fqdn")
+    fqdn = str(name).rstrip(".") + "."
+    records = [
+        record
+        for record in _record_sets(route53, zone_id, fqdn)
+        if record["Name"] == fqdn and record.get("Failover")
+    ]
+    roles = sorted({record["Failover"] for record in records})
+    problems = [f"no {role} record" for role in ("PRIMARY", "SECONDARY") if role not in roles]
+    # Without a health check (or alias target health) the PRIMARY never fails over.
+    problems += [
+        f"{record['Failover']} record {record.get('SetIdentifier')} has no health check"
+        for record in records
+        if record["Failover"] == "PRIMARY"
+        and not record.get("HealthCheckId")
+        and not record.get("AliasTarget", {}).get("EvaluateTargetHealth")
+    ]
+    summary = ", ".join(f"{r['Failover']} {r.get('SetIdentifier', '')}".strip() for r in records)
+    return _verdict(problems, f"{fqdn.rstrip('.')}: {summary or 'no failover records'}")
+
+
+def check_health(route53: Any, check_id: str) -> tuple[bool, str]:
+    config = route53.get_health_check(HealthCheckId=check_id)["HealthCheck"]["HealthCheckConfig"]
+    target = config.get("FullyQualifiedDomainName") or config.get("IPAddress", "")
+    return True, f"{check_id} {config.get('Type')} {target}{config.get('ResourcePath', '')}"
+
+
+def trail_check(clients: ClientFactory, audit: Any, primary: str) -> Check:
+    if not audit:
+        return Check(GLOBAL, "cloudtrail logging", False, "stack output audit is missing")
+    region = str(audit.get("trail_region") or primary)
+    cloudtrail = clients("cloudtrail", region)
+
+    def probe() -> tuple[bool, str]:
+        # The ARN finds the trail from any region; the name only from its home region.
+        trail = audit.get("trail_arn") or _need(audit, "trail_name")
+        logging = bool(cloudtrail.get_trail_status(Name=trail)["IsLogging"])
+        name = audit.get("trail_name") or trail
+        return logging, f"{name} {'logging' if logging else 'NOT logging'}"
+
+    return run_check(GLOBAL, "cloudtrail logging", probe)
+
+
+def edge_check(clients: ClientFactory, edge: Any, primary: str) -> Check:
+    if not edge:
+        return Check(GLOBAL, "cloudfront", True, "CloudFront off (no edge output)", True)
+    cloudfront = clients("cloudfront", "us-east-1")
+
+    def probe() -> tuple[bool, str]:
+        distribution = cloudfront.get_distribution(Id=_need(edge, "distribution_id"))
+        status = distribution["Distribution"]["Status"]
+        enabled = distribution["Distribution"]["DistributionConfig"].get("Enabled")
+        detail = f"{edge.get('domain_name')} {status}{'' if enabled else ', disabled'}"
+        return status == "Deployed" and bool(enabled), detail
+
+    return run_check(GLOBAL, "cloudfront", probe)
+
+
+def render_table(checks: Sequence[Check]) -> str:
+    headers = ("REGION", "CHECK", "RESULT", "DETAIL")
+    rows = [(c.region, c.name, c.status, c.detail) for c in checks]
+    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(3)]
+    lines = [
+        "  ".join(cell.ljust(widths[i]) if i < 3 else cell for i, cell in enumerate(row)).rstrip()
+        for row in [headers, *rows]
+    ]
+    failed = sum(1 for c in checks if c.status == "FAIL")
+    skipped = sum(1 for c in checks if c.skipped)
+    passed = len(checks) - failed - skipped
+    lines.append(f"{passed} passed, {failed} failed, {skipped} skipped")
+    return "\n".join(lines) + "\n"
+
+
+def exit_code(checks: Sequence[Check]) -> ExitCode:
+    return ExitCode.FAILED if any(c.status == "FAIL" for c in checks) else ExitCode.OK
+
+
+def _db_instance(rds: Any, identifier: str) -> dict[str, Any]:
+    return dict(rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0])
+
+
+def _db_problems(instance: Mapping[str, Any]) -> list[str]:
+    problems = []
+    if instance.get("DBInstanceStatus") != "available":
+        problems.append(f"status {instance.get('DBInstanceStatus')}")
+    if not instance.get("StorageEncrypted"):
+        problems.append("storage not encrypted")
+    return problems
+
+
+def _record_sets(route53: Any, zone_id: str, fqdn: str) -> Iterator[dict[str, Any]]:
+    """The record sets named `fqdn`: listing starts there and stops once past that name."""
+    paginator = route53.get_paginator("list_resource_record_sets")
+    seen = False
+    for page in paginator.paginate(HostedZoneId=zone_id, StartRecordName=fqdn):
+        for record in page["ResourceRecordSets"]:
+            if record["Name"] == fqdn:
+                seen = True
+                yield record
+            elif seen:
+                return
+
+
+def _need(group: Mapping[str, Any], key: str) -> Any:
+    value = group.get(key)
+    if value is None or value == "":
+        raise MissingOutput(key)
+    return value
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _verdict(problems: list[str], ok_detail: str) -> tuple[bool, str]:
+    return (False, "; ".join(problems)) if problems else (True, ok_detail)

@@ -1,0 +1,92 @@
+"""Install the fake `pulumi` executable (fake_cli.py) first on PATH, and read what it recorded.
+
+Scenario keys (all optional):
+  version         what `pulumi version` prints (default v3.200.0: below 3.206 the Automation
+                  API reads engine events from a file, which the fake writes)
+  stacks          stacks that already exist in the backend (default: ["dev", "staging", "prod"])
+  lines           engine output printed, one per line, by preview/up/refresh/destroy
+  handshake       one of `lines`: after printing it the fake waits until the test releases it
+  changes         [{"op", "type", "urn", "diffs"}]: resource events and the change summary
+  unchanged       count of "same" resources in the summary
+  summary_only    {op: count} in the summary without resource events, and without failing
+                  `--expect-no-changes` (as a CLI that only reports counts would)
+  no_summary      the event log ends without a summary event
+  fail            "locked" (another update holds the lock) or "engine" (a failed update)
+  outputs         `pulumi stack output --json --show-secrets` answer
+  secret_outputs  keys masked as "[secret]" without --show-secrets
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SCRIPT = Path(__file__).with_name("fake_cli.py")
+
+
+@dataclass(frozen=True)
+class FakePulumi:
+    """Handle on one installed fake CLI (its state lives in `root`)."""
+
+    root: Path
+
+    def configure(self, **scenario: Any) -> None:
+        stacks = scenario.pop("stacks", ["dev", "staging", "prod"])
+        (self.root / "stacks.json").write_text(json.dumps(stacks))
+        (self.root / "scenario.json").write_text(json.dumps(scenario))
+
+    def calls(self) -> list[dict[str, Any]]:
+        log = self.root / "calls.jsonl"
+        if not log.exists():
+            return []
+        return [json.loads(line) for line in log.read_text().splitlines()]
+
+    def commands(self) -> list[list[str]]:
+        """Argument lists of every invocation, without the `--non-interactive` every call gets."""
+        return [[a for a in call["argv"] if a != "--non-interactive"] for call in self.calls()]
+
+    def command(self, *prefix: str) -> list[str]:
+        """The one invocation whose arguments start with `prefix`."""
+        found = [args for args in self.commands() if args[: len(prefix)] == list(prefix)]
+        assert len(found) == 1, f"expected one `pulumi {' '.join(prefix)}`, got {found}"
+        return found[0]
+
+    def call(self, *prefix: str) -> dict[str, Any]:
+        """The recorded call (argv, cwd, env) whose arguments start with `prefix`."""
+        for call in self.calls():
+            args = [a for a in call["argv"] if a != "--non-interactive"]
+            if args[: len(prefix)] == list(prefix):
+                return call
+        raise AssertionError(f"no `pulumi {' '.join(prefix)}` in {self.commands()}")
+
+    def release(self) -> None:
+        """Let a fake waiting on its handshake line carry on."""
+        (self.root / "go").touch()
+
+    def stacks(self) -> list[str]:
+        return list(json.loads((self.root / "stacks.json").read_text()))
+
+
+def install(root: Path, monkeypatch: pytest.MonkeyPatch) -> FakePulumi:
+    """Put an executable `pulumi` (a shim running fake_cli.py) first on PATH."""
+    bin_dir = root / "bin"
+    bin_dir.mkdir(parents=True)
+    shim = bin_dir / "pulumi"
+    # A shim rather than the script itself: no reliance on the repo keeping an exec bit, and
+    # the fake runs under this interpreter whatever `python3` means on PATH.
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{SCRIPT}" "$@"\n')
+    shim.chmod(shim.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.setenv("FAKE_PULUMI_DIR", str(root))
+    monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
+    monkeypatch.delenv("PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK", raising=False)
+    fake = FakePulumi(root)
+    fake.configure()
+    return fake

@@ -1,0 +1,199 @@
+"""A stand-in for the `pulumi` executable: records its arguments and answers like the CLI.
+
+Only the CLI boundary is faked: deploy.py and the Automation API run for real and talk to this
+script through a subprocess, exactly as they would to the Go binary. Standard library only, so
+it runs under any python3.
+
+Driven by files in $FAKE_PULUMI_DIR:
+  scenario.json  what to answer (see tests/fake_pulumi/__init__.py for the keys)
+  calls.jsonl    one line appended per invocation: argv, cwd and the relevant environment
+  stacks.json    stacks that exist in the fake backend (`stack init` adds to it)
+  go             created by the test to release a handshake (proves output was streamed)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(os.environ["FAKE_PULUMI_DIR"])
+CLI_FAILURE = 255  # what the real CLI exits with on any error
+HANDSHAKE_TIMEOUT_SECONDS = 10.0
+# Recorded so the tests can see which backend and mode the Automation API selected.
+RECORDED_ENV = ("PULUMI_BACKEND_URL", "PULUMI_AUTOMATION_API", "PULUMI_CONFIG_PASSPHRASE")
+_LOCKED = (
+    "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) "
+    "to end or delete the lock file with `pulumi cancel`.\n"
+    "  s3://state/.pulumi/locks/organization/tap/{stack}/0b1c.json: created by ci@runner-7 "
+    "(pid 4242) at 2025-01-01T00:00:00Z"
+)
+
+
+def main(argv: list[str]) -> int:
+    scenario = json.loads((ROOT / "scenario.json").read_text())
+    record(argv)
+    args = [a for a in argv if a != "--non-interactive"]
+    if args[:1] == ["version"]:
+        print(scenario.get("version", "v3.200.0"))
+        return 0
+    if args[:2] == ["stack", "select"]:
+        return select_stack(value_of(args, "--stack"))
+    if args[:2] == ["stack", "init"]:
+        return init_stack(args[2])
+    if args[:2] == ["stack", "output"]:
+        return stack_output(scenario, "--show-secrets" in args)
+    if args[:2] == ["stack", "history"]:
+        return stack_history(scenario, args)
+    if args[:1] and args[0] in ("preview", "up", "refresh", "destroy"):
+        return operation(scenario, args[0], args)
+    print(f"fake pulumi: unsupported command {args}", file=sys.stderr)
+    return 64
+
+
+def record(argv: list[str]) -> None:
+    entry = {
+        "argv": argv,
+        "cwd": os.getcwd(),
+        "env": {key: os.environ.get(key) for key in RECORDED_ENV},
+    }
+    with (ROOT / "calls.jsonl").open("a") as log:
+        log.write(json.dumps(entry) + "\n")
+
+
+def value_of(args: list[str], flag: str) -> str:
+    return args[args.index(flag) + 1]
+
+
+def stacks() -> list[str]:
+    return list(json.loads((ROOT / "stacks.json").read_text()))
+
+
+def select_stack(name: str) -> int:
+    if name in stacks():
+        return 0
+    print(f"error: no stack named '{name}' found", file=sys.stderr)
+    return CLI_FAILURE
+
+
+def init_stack(name: str) -> int:
+    (ROOT / "stacks.json").write_text(json.dumps([*stacks(), name]))
+    print(f"Created stack '{name}'")
+    return 0
+
+
+def stack_output(scenario: dict[str, Any], show_secrets: bool) -> int:
+    secret = set(scenario.get("secret_outputs", []))
+    outputs = {
+        key: value if show_secrets or key not in secret else "[secret]"
+        for key, value in scenario.get("outputs", {}).items()
+    }
+    print(json.dumps(outputs, indent=2))
+    return 0
+
+
+def stack_history(scenario: dict[str, Any], args: list[str]) -> int:
+    entry = {
+        "kind": scenario.get("last_kind", "update"),
+        "startTime": "2025-01-01T00:00:00.000Z",
+        "endTime": "2025-01-01T00:01:00.000Z",
+        "message": "",
+        "environment": {"exec.kind": "auto.local"},
+        "config": {},
+        "result": "succeeded",
+        "version": 7,
+        "resourceChanges": counts(scenario),
+    }
+    print(json.dumps([entry]))
+    return 0
+
+
+def counts(scenario: dict[str, Any]) -> dict[str, int]:
+    result: dict[str, int] = {}
+    if scenario.get("unchanged"):
+        result["same"] = int(scenario["unchanged"])
+    for change in scenario.get("changes", []):
+        result[change["op"]] = result.get(change["op"], 0) + 1
+    for op, count in scenario.get("summary_only", {}).items():
+        result[op] = result.get(op, 0) + count
+    return result
+
+
+def operation(scenario: dict[str, Any], verb: str, args: list[str]) -> int:
+    """preview/up/refresh/destroy: stream the engine lines, write the event log, exit."""
+    for line in scenario.get("lines", []):
+        print(line, flush=True)
+        if line == scenario.get("handshake") and not wait_for_go():
+            print("fake pulumi: the first line was not streamed to the caller", file=sys.stderr)
+            return 70
+    log = value_of(args, "--event-log") if "--event-log" in args else None
+    if log:
+        write_events(Path(log), scenario)
+    failure = scenario.get("fail")
+    if failure == "locked":
+        print(_LOCKED.format(stack=value_of(args, "--stack")), file=sys.stderr)
+        return CLI_FAILURE
+    if failure == "engine":
+        print("    error: creating EC2 VPC: operation error EC2: CreateVpc, VpcLimitExceeded")
+        print("error: update failed", file=sys.stderr)
+        return CLI_FAILURE
+    if verb == "preview" and "--expect-no-changes" in args and scenario.get("changes"):
+        # The real CLI previews fully (events included) and only then fails.
+        print("error: no changes were expected but changes were proposed", file=sys.stderr)
+        return CLI_FAILURE
+    return 0
+
+
+def wait_for_go() -> bool:
+    """Block until the test saw the line we printed: only true streaming can release us."""
+    deadline = time.monotonic() + HANDSHAKE_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if (ROOT / "go").exists():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def write_events(path: Path, scenario: dict[str, Any]) -> None:
+    """Engine events as the CLI writes them to --event-log (JSON lines, cancelEvent last)."""
+    if scenario.get("no_summary"):
+        # A run that died before its summary: only the cancel event that ends the log.
+        with path.open("a") as log:
+            log.write(json.dumps({"sequence": 0, "timestamp": 0, "cancelEvent": {}}) + "\n")
+        return
+    events: list[dict[str, Any]] = [
+        {
+            "resourcePreEvent": {
+                "metadata": {
+                    "op": change["op"],
+                    "urn": change["urn"],
+                    "type": change["type"],
+                    "provider": "",
+                    "diffs": change.get("diffs", []),
+                }
+            }
+        }
+        for change in scenario.get("changes", [])
+    ]
+    events.append(
+        {
+            "summaryEvent": {
+                "maybeCorrupt": False,
+                "durationSeconds": 1,
+                "resourceChanges": counts(scenario),
+                "PolicyPacks": {},
+            }
+        }
+    )
+    # The cancel event ends the Automation API's log watcher at once (else it waits 5 s).
+    events.append({"cancelEvent": {}})
+    with path.open("a") as log:
+        for sequence, event in enumerate(events):
+            log.write(json.dumps({"sequence": sequence, "timestamp": 0, **event}) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

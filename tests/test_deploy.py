@@ -1,0 +1,382 @@
+"""deploy.py's engine subcommands, through the real Automation API and a fake `pulumi` on PATH.
+
+Only the CLI boundary is faked (tests/fake_pulumi): pulumi.automation really spawns it, parses
+its answers and event log, and raises its own exception types, so these tests cover the same
+code path as a run against the real CLI.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tap.cli import main
+from tap.ops.automation import DEFAULT_SECRETS_PROVIDER, REPO_ROOT
+from tap.ops.errors import ExitCode
+from tests.fake_pulumi import FakePulumi, install
+
+BACKEND = "s3://tap-pulumi-state-123456789012-us-east-1?region=us-east-1&awssdk=v2"
+VPC_URN = "urn:pulumi:dev::tap::tap:network:Network$aws:ec2/vpc:Vpc::us-east-1-network-vpc"
+SG_URN = "urn:pulumi:dev::tap::aws:ec2/securityGroup:SecurityGroup::us-east-1-alb-sg"
+DRIFT = [
+    {"op": "update", "type": "aws:ec2/vpc:Vpc", "urn": VPC_URN, "diffs": ["tags"]},
+    {"op": "replace", "type": "aws:ec2/securityGroup:SecurityGroup", "urn": SG_URN},
+]
+
+
+@pytest.fixture
+def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakePulumi:
+    return install(tmp_path / "fake", monkeypatch)
+
+
+class Run:
+    """One deploy.py invocation in-process: exit code and what it printed."""
+
+    def __init__(self, argv: list[str], ask: Any = None, out: io.StringIO | None = None) -> None:
+        self.out, self.err = out or io.StringIO(), io.StringIO()
+        self.prompts: list[str] = []
+
+        def prompt(question: str) -> str | None:
+            self.prompts.append(question)
+            return ask
+
+        self.code = main(argv, out=self.out, err=self.err, ask=prompt)
+
+    @property
+    def stdout(self) -> list[str]:
+        return self.out.getvalue().splitlines()
+
+    @property
+    def error(self) -> str:
+        """deploy.py's own error line (engine stderr, streamed earlier, comes before it)."""
+        lines = self.err.getvalue().splitlines()
+        assert lines, "nothing on stderr"
+        assert "Traceback" not in self.err.getvalue()
+        return lines[-1]
+
+
+def deploy(*argv: str, ask: Any = None) -> Run:
+    return Run(list(argv), ask=ask)
+
+
+class ReleasingStream(io.StringIO):
+    """Stdout that lets the fake CLI continue once it has received `trigger`."""
+
+    def __init__(self, trigger: str, fake: FakePulumi) -> None:
+        super().__init__()
+        self.trigger, self.fake = trigger, fake
+
+    def write(self, text: str) -> int:
+        if self.trigger in text:
+            self.fake.release()
+        return super().write(text)
+
+
+def test_up_streams_engine_output_while_the_engine_is_still_running(fake: FakePulumi) -> None:
+    lines = ["Updating (dev):", " +  aws:ec2:Vpc us-east-1-network-vpc creating (1s)"]
+    # The fake stops after the first line until the test has seen it on deploy.py's stdout,
+    # so the command can only succeed if output is forwarded line by line, not at exit.
+    fake.configure(lines=lines, handshake=lines[0], changes=DRIFT[:1])
+    out = ReleasingStream(lines[0], fake)
+    run = Run(["up", "--stack", "dev", "--backend", BACKEND], out=out)
+    assert run.code == ExitCode.OK, run.err.getvalue()
+    assert run.stdout[:2] == lines
+    assert run.stdout[2] == "up dev: update 1"
+
+
+def test_preview_runs_the_repo_program_on_the_named_backend(fake: FakePulumi) -> None:
+    fake.configure(lines=["Previewing update (dev):"], changes=DRIFT, unchanged=40)
+    run = deploy("preview", "--stack", "dev", "--backend", BACKEND)
+    assert run.code == ExitCode.OK
+    commands = fake.commands()
+    assert commands[0] == ["version"]
+    assert commands[1] == ["stack", "select", "--stack", "dev"]
+    preview = fake.command("preview")
+    assert preview[-2:] == ["--stack", "dev"]
+    assert "--expect-no-changes" not in preview
+    assert "--event-log" in preview
+    call = fake.call("preview")
+    assert call["cwd"] == str(REPO_ROOT)
+    assert call["env"]["PULUMI_BACKEND_URL"] == BACKEND
+    assert call["env"]["PULUMI_AUTOMATION_API"] == "true"
+    assert run.stdout == ["Previewing update (dev):", "preview of dev: replace 1, update 1"]
+
+
+def test_backend_comes_from_the_environment_when_no_flag(
+    fake: FakePulumi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PULUMI_BACKEND_URL", "s3://from-env?region=us-west-2")
+    assert deploy("refresh", "--stack", "staging").code == ExitCode.OK
+    assert fake.call("refresh")["env"]["PULUMI_BACKEND_URL"] == "s3://from-env?region=us-west-2"
+    assert fake.command("refresh") == [
+        "refresh",
+        "--skip-preview",
+        "--yes",
+        "--exec-kind",
+        "auto.local",
+        "--stack",
+        "staging",
+    ]
+
+
+def test_no_backend_is_a_usage_error_before_any_cli_call(fake: FakePulumi) -> None:
+    run = deploy("up", "--stack", "dev")
+    assert run.code == ExitCode.USAGE
+    assert run.error.startswith("error: no state backend: pass --backend")
+    assert fake.calls() == []
+
+
+def test_a_new_stack_is_created_with_the_kms_secrets_provider(fake: FakePulumi) -> None:
+    fake.configure(stacks=[])
+    assert deploy("preview", "--stack", "staging", "--backend", BACKEND).code == ExitCode.OK
+    assert DEFAULT_SECRETS_PROVIDER == "awskms://alias/tap-pulumi-secrets?region=us-east-1"
+    assert fake.command("stack", "init") == [
+        "stack",
+        "init",
+        "staging",
+        "--secrets-provider",
+        DEFAULT_SECRETS_PROVIDER,
+    ]
+    assert fake.stacks() == ["staging"]
+
+
+def test_secrets_provider_flag_and_existing_stacks(fake: FakePulumi) -> None:
+    custom = "awskms://alias/other?region=eu-west-1"
+    fake.configure(stacks=[])
+    deploy("preview", "--stack", "dev", "--backend", BACKEND, "--secrets-provider", custom)
+    assert fake.command("stack", "init")[-1] == custom
+    # Second run: the stack exists, so it is selected and never re-initialised.
+    deploy("preview", "--stack", "dev", "--backend", BACKEND, "--secrets-provider", custom)
+    assert [c[:2] for c in fake.commands()].count(["stack", "init"]) == 1
+
+
+def test_drift_check_exits_4_and_lists_what_would_change(fake: FakePulumi) -> None:
+    fake.configure(lines=["Previewing update (dev):"], changes=DRIFT, unchanged=40)
+    run = deploy("preview", "--stack", "dev", "--backend", BACKEND, "--expect-no-changes")
+    assert run.code == ExitCode.DRIFT == 4
+    assert "--expect-no-changes" in fake.command("preview")
+    assert run.stdout[1:] == [
+        "drift: 2 resource(s) would change:",
+        "  update             aws:ec2/vpc:Vpc us-east-1-network-vpc [tags]",
+        "  replace            aws:ec2/securityGroup:SecurityGroup us-east-1-alb-sg",
+    ]
+    assert run.error.startswith("error: stack dev has drifted: 2 change(s) proposed")
+
+
+def test_drift_is_detected_from_the_summary_when_the_cli_does_not_fail(
+    fake: FakePulumi,
+) -> None:
+    fake.configure(summary_only={"update": 2}, unchanged=40)
+    run = deploy("preview", "--stack", "dev", "--backend", BACKEND, "--expect-no-changes")
+    assert run.code == ExitCode.DRIFT
+    assert run.stdout == ["drift: update 2 (details above)"]
+    assert run.error.startswith("error: stack dev has drifted: 2 change(s) proposed (update 2)")
+
+
+def test_drift_check_passes_when_nothing_changed(fake: FakePulumi) -> None:
+    fake.configure(unchanged=40)
+    run = deploy("preview", "--stack", "prod", "--backend", BACKEND, "--expect-no-changes")
+    assert run.code == ExitCode.OK
+    assert run.stdout == ["no drift: stack prod matches the program"]
+
+
+@pytest.mark.parametrize("command", ["preview", "up"])
+def test_lock_held_by_another_update_exits_3(fake: FakePulumi, command: str) -> None:
+    fake.configure(fail="locked")
+    run = deploy(command, "--stack", "dev", "--backend", BACKEND)
+    assert run.code == ExitCode.LOCKED == 3
+    assert run.error.startswith("error: stack dev is locked by another update: the stack is")
+    assert len(run.error) < 300
+
+
+def test_engine_failure_exits_1_with_one_error_line(fake: FakePulumi) -> None:
+    fake.configure(lines=["Updating (dev):"], fail="engine")
+    run = deploy("up", "--stack", "dev", "--backend", BACKEND)
+    assert run.code == ExitCode.FAILED == 1
+    # The engine's own diagnostics streamed through; deploy.py adds one summary line.
+    assert "    error: creating EC2 VPC: operation error EC2: CreateVpc, VpcLimitExceeded" in (
+        run.stdout
+    )
+    assert run.error == (
+        "error: pulumi failed on stack dev: creating EC2 VPC: operation error EC2: CreateVpc, "
+        "VpcLimitExceeded"
+    )
+
+
+def test_a_preview_without_a_summary_is_an_engine_failure(fake: FakePulumi) -> None:
+    fake.configure(no_summary=True)
+    run = deploy("preview", "--stack", "dev", "--backend", BACKEND)
+    assert run.code == ExitCode.FAILED
+    assert run.error == "error: pulumi failed on stack dev: summary event never found"
+
+
+def test_missing_cli_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no pulumi anywhere
+    run = deploy("preview", "--stack", "dev", "--backend", BACKEND)
+    assert run.code == ExitCode.NO_CLI
+    assert run.err.getvalue().count("\n") == 1
+    assert "Pulumi CLI was not found" in run.error
+    assert "https://www.pulumi.com/docs/install/" in run.error
+
+
+def test_too_old_cli_is_refused_by_the_version_check(fake: FakePulumi) -> None:
+    fake.configure(version="v3.0.0")
+    run = deploy("preview", "--stack", "dev", "--backend", BACKEND)
+    assert run.code == ExitCode.NO_CLI
+    assert run.error.startswith("error: unsupported Pulumi CLI: Minimum version requirement")
+    assert fake.commands() == [["version"]]
+
+
+def _project_copy(tmp_path: Path, with_policy: bool) -> Path:
+    project = tmp_path / ("with-policy" if with_policy else "no-policy")
+    project.mkdir()
+    for name in ("Pulumi.yaml", "Pulumi.dev.yaml"):
+        shutil.copy(REPO_ROOT / name, project / name)
+    if with_policy:
+        (project / "policy").mkdir()
+        (project / "policy" / "PulumiPolicy.yaml").write_text("runtime: python\n")
+    return project
+
+
+@pytest.mark.parametrize("with_policy", [True, False])
+def test_policy_pack_applies_to_preview_and_up_when_present(
+    fake: FakePulumi, tmp_path: Path, with_policy: bool
+) -> None:
+    project = _project_copy(tmp_path, with_policy)
+    for command in ("preview", "up", "refresh"):
+        argv = [command, "--stack", "dev", "--backend", BACKEND, "--work-dir", str(project)]
+        assert deploy(*argv).code == ExitCode.OK
+    expected = ["--policy-pack", str(project / "policy")]
+    for command in ("preview", "up"):
+        args = fake.command(command)
+        assert _contains(args, expected) == with_policy, args
+        assert fake.call(command)["cwd"] == str(project)
+    assert "--policy-pack" not in fake.command("refresh")
+
+
+def test_up_arguments_and_follow_up_calls(fake: FakePulumi) -> None:
+    fake.configure(changes=DRIFT[:1], unchanged=2)
+    run = deploy("up", "--stack", "staging", "--backend", BACKEND)
+    assert run.code == ExitCode.OK
+    up = fake.command("up")
+    assert up[:3] == ["up", "--yes", "--skip-preview"]
+    assert up[-2:] == ["--stack", "staging"]
+    # What the Automation API does after the update: read outputs and the last history entry.
+    assert fake.command("stack", "history")[:3] == ["stack", "history", "--json"]
+    assert run.stdout[-2:] == [
+        "up staging: same 2, update 1",
+        "next: python deploy.py verify --stack staging",
+    ]
+
+
+def test_outputs_masks_secrets_unless_asked(fake: FakePulumi) -> None:
+    fake.configure(
+        outputs={"url": "https://app", "db_password": "hunter2"}, secret_outputs=["db_password"]
+    )
+    masked = deploy("outputs", "--stack", "dev", "--backend", BACKEND)
+    assert masked.code == ExitCode.OK
+    assert '"db_password": "[secret]"' in masked.out.getvalue()
+    shown = deploy("outputs", "--stack", "dev", "--backend", BACKEND, "--show-secrets")
+    assert '"db_password": "hunter2"' in shown.out.getvalue()
+    assert '"url": "https://app"' in shown.out.getvalue()
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging"])
+def test_dev_and_staging_destroy_unattended_with_yes(fake: FakePulumi, stack: str) -> None:
+    run = deploy("destroy", "--stack", stack, "--backend", BACKEND, "--yes")
+    assert run.code == ExitCode.OK
+    assert fake.command("destroy")[:3] == ["destroy", "--skip-preview", "--yes"]
+    assert fake.command("destroy")[-2:] == ["--stack", stack]
+    assert run.prompts == []
+
+
+def test_dev_destroy_without_yes_asks_and_needs_a_terminal(fake: FakePulumi) -> None:
+    refused = deploy("destroy", "--stack", "dev", "--backend", BACKEND, ask=None)
+    assert refused.code == ExitCode.USAGE
+    assert refused.error == "error: destroy of dev needs --yes when not run at a terminal"
+    declined = deploy("destroy", "--stack", "dev", "--backend", BACKEND, ask="n")
+    assert declined.code == ExitCode.USAGE
+    assert fake.calls() == []
+    accepted = deploy("destroy", "--stack", "dev", "--backend", BACKEND, ask="y")
+    assert accepted.code == ExitCode.OK
+    assert accepted.prompts == ["Destroy every resource of stack dev? [y/N] "]
+    assert fake.command("destroy")[-2:] == ["--stack", "dev"]
+
+
+@pytest.mark.parametrize(
+    ("flags", "typed", "message"),
+    [
+        ([], None, "refusing to destroy stack prod (environment prod) without --force"),
+        (["--yes"], "prod", "refusing to destroy stack prod (environment prod) without --force"),
+        (["--force"], None, "prod destroy needs the stack name typed back: pass --confirm prod"),
+        (["--force"], "dev", "confirmation 'dev' does not match stack prod; nothing destroyed"),
+        (["--force", "--confirm", "staging"], None, "confirmation 'staging' does not match"),
+    ],
+)
+def test_prod_destroy_is_refused_without_force_and_the_name(
+    fake: FakePulumi, flags: list[str], typed: str | None, message: str
+) -> None:
+    run = deploy("destroy", "--stack", "prod", "--backend", BACKEND, *flags, ask=typed)
+    assert run.code == ExitCode.USAGE
+    assert run.error.startswith(f"error: {message}")
+    assert fake.calls() == []  # refused before the engine is even started
+
+
+@pytest.mark.parametrize(("flags", "typed"), [(["--confirm", "prod"], None), ([], "prod")])
+def test_prod_destroy_with_force_and_the_name_typed_back(
+    fake: FakePulumi, flags: list[str], typed: str | None
+) -> None:
+    run = deploy("destroy", "--stack", "prod", "--backend", BACKEND, "--force", *flags, ask=typed)
+    assert run.code == ExitCode.OK, run.err.getvalue()
+    assert fake.command("destroy")[-2:] == ["--stack", "prod"]
+    assert len(run.prompts) == (1 if typed else 0)
+
+
+def test_destroy_guard_follows_the_environment_not_the_stack_name(
+    fake: FakePulumi, tmp_path: Path
+) -> None:
+    project = _project_copy(tmp_path, with_policy=False)
+    stack_file = project / "Pulumi.dev.yaml"
+    stack_file.write_text(
+        stack_file.read_text().replace("config:\n", "config:\n  tap:environment: prod\n")
+    )
+    run = deploy(
+        "destroy", "--stack", "dev", "--backend", BACKEND, "--yes", "--work-dir", str(project)
+    )
+    assert run.code == ExitCode.USAGE
+    assert "environment prod" in run.error
+
+
+def test_usage_errors_are_one_line_with_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["preview", "--stack", "qa"]) == ExitCode.USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "invalid choice: 'qa'" in err
+
+
+def test_deploy_py_exits_with_the_drift_code(fake: FakePulumi) -> None:
+    fake.configure(changes=DRIFT, unchanged=1)
+    result = subprocess.run(
+        [sys.executable, "deploy.py", "preview", "--stack", "dev", "--expect-no-changes"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PULUMI_BACKEND_URL": BACKEND},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 4, result.stderr
+    assert result.stderr.splitlines()[-1].startswith("error: stack dev has drifted")
+
+
+def _contains(args: list[str], sequence: list[str]) -> bool:
+    return any(args[i : i + len(sequence)] == sequence for i in range(len(args)))

@@ -1,0 +1,265 @@
+"""The edge: CloudFront serves app.<domain> over HTTPS only, fetches from the failover name
+over HTTPS only, caches nothing, logs to a SecureBucket, and sits behind WAF when enabled."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from components.edge import log_delivery_statements
+from tap.offline import MOCK_ACCOUNT_ID, PlanResult, Recorded
+from tests.programs.harness import CLOUDFRONT_ZONE_ID, plan_of
+
+DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
+WEB_ACL = "aws:wafv2/webAcl:WebAcl"
+RECORD = "aws:route53/record:Record"
+BUCKET = "aws:s3/bucket:Bucket"
+SOURCE = "aws:cloudwatch/logDeliverySource:LogDeliverySource"
+DESTINATION = "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination"
+DELIVERY = "aws:cloudwatch/logDelivery:LogDelivery"
+DNS = {"domain": "example.com", "create_zone": True}
+ON = {"cloudfront_enabled": True, "waf_enabled": True, "log_retention_days": 30}
+# AWS managed policy ids (the same in every account).
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+
+
+@pytest.fixture(params=["dev", "prod"])
+def edge_plan(request: pytest.FixtureRequest) -> PlanResult:
+    return plan_of(request.param, dns=DNS, edge=ON)
+
+
+def only(plan: PlanResult, type_: str) -> Recorded:
+    (resource,) = plan.of_type(type_)
+    return resource
+
+
+def in_edge(plan: PlanResult, type_: str) -> list[Recorded]:
+    """Resources of `type_` inside the Edge component (its SecureBucket included)."""
+    return [
+        r
+        for r in plan.of_type(type_)
+        if (outer := plan.component_of(r)) is not None and outer.type == "tap:edge:Edge"
+    ]
+
+
+def distribution(plan: PlanResult) -> dict[str, Any]:
+    return only(plan, DISTRIBUTION).inputs
+
+
+def test_viewers_get_https_only_with_tls_1_2(edge_plan: PlanResult) -> None:
+    assert edge_plan.warnings == []
+    cdn = distribution(edge_plan)
+    assert cdn["enabled"] is True and cdn["isIpv6Enabled"] is True
+    assert cdn["httpVersion"] == "http2and3"
+    assert cdn["aliases"] == ["app.example.com"]
+    assert cdn["defaultCacheBehavior"]["viewerProtocolPolicy"] == "redirect-to-https"
+    assert not cdn.get("orderedCacheBehaviors")
+    viewer = cdn["viewerCertificate"]
+    assert viewer["minimumProtocolVersion"] == "TLSv1.2_2021"
+    assert viewer["sslSupportMethod"] == "sni-only"
+    assert not viewer.get("cloudfrontDefaultCertificate")
+
+
+def test_viewer_certificate_is_the_validated_us_east_1_one_for_the_app_name(
+    edge_plan: PlanResult,
+) -> None:
+    certificate = edge_plan.one("aws:acm/certificate:Certificate", "edge-certificate-cert")
+    validation = edge_plan.one(
+        "aws:acm/certificateValidation:CertificateValidation", "edge-certificate-validation"
+    )
+    assert certificate.region == "us-east-1"
+    assert certificate.inputs["domainName"] == "app.example.com"
+    cdn = only(edge_plan, DISTRIBUTION)
+    assert (
+        cdn.inputs["viewerCertificate"]["acmCertificateArn"]
+        == (validation.inputs["certificateArn"])
+    )
+    assert validation.urn in cdn.depends_on  # no distribution before the certificate is issued
+
+
+def test_origin_is_the_failover_name_over_https_only(edge_plan: PlanResult) -> None:
+    (origin,) = distribution(edge_plan)["origins"]
+    assert origin["domainName"] == "origin.app.example.com"
+    custom = origin["customOriginConfig"]
+    assert custom["originProtocolPolicy"] == "https-only"
+    assert custom["originSslProtocols"] == ["TLSv1.2"]
+    assert custom["httpsPort"] == 443
+    assert "s3OriginConfig" not in origin
+    assert distribution(edge_plan)["defaultCacheBehavior"]["targetOriginId"] == origin["originId"]
+
+
+def test_nothing_is_cached_and_the_origin_sees_the_viewer_request(edge_plan: PlanResult) -> None:
+    behavior = distribution(edge_plan)["defaultCacheBehavior"]
+    assert behavior["cachePolicyId"] == CACHING_DISABLED
+    # Host stays the origin name, which the ALB certificates cover (see components/edge.py).
+    assert behavior["originRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST
+    assert "forwardedValues" not in behavior  # the deprecated way
+    assert sorted(behavior["allowedMethods"]) == [
+        "DELETE",
+        "GET",
+        "HEAD",
+        "OPTIONS",
+        "PATCH",
+        "POST",
+        "PUT",
+    ]
+    assert sorted(behavior["cachedMethods"]) == ["GET", "HEAD"]
+    assert behavior["compress"] is True
+    lookups = {token for token, _ in edge_plan.invokes}
+    assert "aws:cloudfront/getCachePolicy:getCachePolicy" in lookups
+
+
+def test_price_class_and_no_geo_restriction(edge_plan: PlanResult) -> None:
+    cdn = distribution(edge_plan)
+    assert cdn["priceClass"] == "PriceClass_100"
+    assert cdn["restrictions"] == {"geoRestriction": {"restrictionType": "none"}}
+    other = plan_of("dev", dns=DNS, edge={**ON, "price_class": "PriceClass_All"})
+    assert distribution(other)["priceClass"] == "PriceClass_All"
+
+
+def test_every_edge_resource_is_in_us_east_1(edge_plan: PlanResult) -> None:
+    edge_resources = [
+        r
+        for r in edge_plan.resources
+        if r.custom and (outer := edge_plan.component_of(r)) and outer.type == "tap:edge:Edge"
+    ]
+    assert len(edge_resources) > 10
+    assert {r.region for r in edge_resources} == {"us-east-1"}
+
+
+def test_app_name_aliases_to_the_distribution(edge_plan: PlanResult) -> None:
+    out = edge_plan.outputs["dns"]
+    aliases = [r for r in edge_plan.of_type(RECORD) if r.inputs["name"] == "app.example.com"]
+    assert sorted(r.inputs["type"] for r in aliases) == ["A", "AAAA"]
+    for record in aliases:
+        assert record.inputs["zoneId"] == out["zone_id"]
+        assert record.inputs["aliases"] == [
+            {
+                "name": out["cloudfront_domain"],
+                "zoneId": CLOUDFRONT_ZONE_ID,
+                "evaluateTargetHealth": False,
+            }
+        ]
+        assert "failoverRoutingPolicies" not in record.inputs
+    assert out["cloudfront_domain"].endswith(".cloudfront.net")
+    assert out["app_url"] == "https://app.example.com"
+    assert out["distribution_id"] == "edge-cdn-id"
+
+
+def test_log_bucket_has_the_secure_bucket_protections(edge_plan: PlanResult) -> None:
+    prod = edge_plan.stack == "prod"
+    (bucket,) = in_edge(edge_plan, BUCKET)
+    assert bucket.inputs["bucket"] == f"{edge_plan.stack}-edge-logs-us-east-1-{MOCK_ACCOUNT_ID}"
+    assert bucket.inputs["forceDestroy"] is not prod
+    (block,) = in_edge(edge_plan, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    assert all(
+        block.inputs[k]
+        for k in (
+            "blockPublicAcls",
+            "blockPublicPolicy",
+            "ignorePublicAcls",
+            "restrictPublicBuckets",
+        )
+    )
+    (ownership,) = in_edge(edge_plan, "aws:s3/bucketOwnershipControls:BucketOwnershipControls")
+    assert ownership.inputs["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
+    (versioning,) = in_edge(edge_plan, "aws:s3/bucketVersioning:BucketVersioning")
+    assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled"
+    (sse,) = in_edge(
+        edge_plan,
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    )
+    default = sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]
+    assert default == {"sseAlgorithm": "AES256"}
+    (lifecycle,) = in_edge(
+        edge_plan, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+    )
+    assert lifecycle.inputs["rules"][0]["expiration"] == {"days": 30}
+
+
+def test_log_bucket_admits_only_this_accounts_log_delivery(edge_plan: PlanResult) -> None:
+    (policy,) = in_edge(edge_plan, "aws:s3/bucketPolicy:BucketPolicy")
+    statements = json.loads(policy.inputs["policy"])["Statement"]
+    deny, allow = statements
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {
+        "Bool": {"aws:SecureTransport": "false"}
+    }
+    arn = f"arn:aws:s3:::{edge_plan.stack}-edge-logs-us-east-1-{MOCK_ACCOUNT_ID}"
+    assert allow == {
+        "Sid": "CloudFrontLogDelivery",
+        "Effect": "Allow",
+        "Principal": {"Service": "delivery.logs.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": f"{arn}/AWSLogs/{MOCK_ACCOUNT_ID}/*",
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": MOCK_ACCOUNT_ID},
+            "ArnLike": {
+                "aws:SourceArn": f"arn:aws:logs:us-east-1:{MOCK_ACCOUNT_ID}:delivery-source:*"
+            },
+        },
+    }
+    assert allow == log_delivery_statements(arn, MOCK_ACCOUNT_ID)[0]
+
+
+def test_access_logs_go_through_standard_logging_v2(edge_plan: PlanResult) -> None:
+    # Legacy logging writes object ACLs, which the owner-enforced bucket refuses.
+    assert "loggingConfig" not in distribution(edge_plan)
+    cdn = only(edge_plan, DISTRIBUTION)
+    (bucket,) = in_edge(edge_plan, BUCKET)
+    (policy,) = in_edge(edge_plan, "aws:s3/bucketPolicy:BucketPolicy")
+    source, destination, delivery = (
+        only(edge_plan, SOURCE),
+        only(edge_plan, DESTINATION),
+        only(edge_plan, DELIVERY),
+    )
+    assert source.inputs["logType"] == "ACCESS_LOGS"
+    assert source.inputs["resourceArn"].startswith("arn:aws:cloudfront::")
+    assert cdn.urn in source.depends_on
+    assert destination.inputs["deliveryDestinationConfiguration"] == {
+        "destinationResourceArn": f"arn:aws:s3:::{bucket.inputs['bucket']}"
+    }
+    assert delivery.inputs["deliverySourceName"] == source.inputs["name"]
+    assert delivery.inputs["deliveryDestinationArn"] == (
+        f"arn:aws:logs:us-east-1:{MOCK_ACCOUNT_ID}:delivery-destination:{destination.inputs['name']}"
+    )
+    assert {source.urn, destination.urn, policy.urn} <= set(delivery.depends_on)
+    for name in (source.inputs["name"], destination.inputs["name"]):
+        assert len(name) <= 60 and name.startswith(f"{edge_plan.stack}-edge-")
+
+
+def test_waf_with_the_managed_common_rule_set_in_front(edge_plan: PlanResult) -> None:
+    acl = only(edge_plan, WEB_ACL)
+    assert acl.region == "us-east-1"
+    assert acl.inputs["scope"] == "CLOUDFRONT"
+    assert acl.inputs["defaultAction"] == {"allow": {}}
+    (rule,) = acl.inputs["rules"]
+    assert rule["statement"] == {
+        "managedRuleGroupStatement": {"name": "AWSManagedRulesCommonRuleSet", "vendorName": "AWS"}
+    }
+    assert rule["overrideAction"] == {"none": {}}
+    assert rule["visibilityConfig"]["cloudwatchMetricsEnabled"] is True
+    assert acl.inputs["visibilityConfig"]["sampledRequestsEnabled"] is True
+    arn = edge_plan.outputs["dns"]["web_acl_arn"]
+    assert arn.startswith("arn:aws:wafv2:us-east-1:")
+    assert distribution(edge_plan)["webAclId"] == arn
+
+
+def test_no_waf_unless_enabled() -> None:
+    plan = plan_of("dev", dns=DNS, edge={"cloudfront_enabled": True})
+    assert plan.warnings == []
+    assert plan.of_type(WEB_ACL) == []
+    assert "webAclId" not in distribution(plan)
+    assert plan.outputs["dns"]["web_acl_arn"] is None
+
+
+def test_no_edge_unless_enabled() -> None:
+    plan = plan_of("dev", dns=DNS, edge={"cloudfront_enabled": False})
+    assert plan.warnings == []
+    for type_ in (DISTRIBUTION, WEB_ACL, SOURCE, DESTINATION, DELIVERY):
+        assert plan.of_type(type_) == [], type_
+    assert not [r for r in plan.of_type(BUCKET) if "edge" in r.name]
+    names = {r.inputs["domainName"] for r in plan.of_type("aws:acm/certificate:Certificate")}
+    assert names == {"app.example.com"}  # the regional ALB certificates only

@@ -1,0 +1,570 @@
+"""`deploy.py verify` against moto: in-process (mock_aws) and through a real HTTP endpoint.
+
+The fixtures build with boto3 what an `up` leaves behind, and the stack outputs that describe
+it (the outputs contract in docs/operations.md). Moto's limits, and how the tests live with
+them, are noted where they matter.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.server import ThreadedMotoServer
+
+from tap.cli import main
+from tap.ops.aws import ClientFactory, client_factory
+from tap.ops.errors import ExitCode, OpsError
+from tap.ops.verify import Check, render_table, verify
+from tests.fake_pulumi import FakePulumi, install
+
+PRIMARY, SECONDARY = "us-east-1", "us-west-2"
+CIDRS = {PRIMARY: "10.30", SECONDARY: "10.31"}
+AZ_COUNT = 2
+FQDN = "app.tap.example.com"
+# Moto launches any image id (without MOTO_ENABLE_AMI_VALIDATION), so no catalogue is needed.
+AMI = "ami-0123456789abcdef0"
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials only: nothing in these tests may reach a real account."""
+    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", PRIMARY)
+    # Moto otherwise builds its ~5,000-image AMI catalogue in every EC2 region it touches,
+    # which is most of the time these tests would take; they launch a made-up AMI id.
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+
+
+@pytest.fixture(scope="module")
+def session() -> boto3.Session:
+    """One session for the module: it caches botocore's service models, which are slow to
+    load (EC2's alone is megabytes of JSON), so each test does not parse them again."""
+    return boto3.Session()
+
+
+@pytest.fixture(scope="module")
+def shared_clients(session: boto3.Session) -> ClientFactory:
+    """Clients reused across tests (creating one costs tens of ms). Moto intercepts every
+    client made after moto was imported, so each test's own mock_aws still sees them."""
+    return client_factory(session=session)
+
+
+@pytest.fixture
+def moto_clients(aws_env: None, shared_clients: ClientFactory) -> Iterator[ClientFactory]:
+    """A fresh, empty moto account for each test."""
+    with mock_aws():
+        yield shared_clients
+
+
+@dataclass
+class World:
+    """What one `up` of the stack left in the account, and the outputs describing it."""
+
+    clients: ClientFactory
+    outputs: dict[str, Any]
+
+    def region(self, name: str) -> dict[str, Any]:
+        return self.outputs["regions"][name]
+
+
+def build_world(
+    clients: ClientFactory, environment: str = "prod", replica_deleted: bool = False
+) -> World:
+    """VPCs, ALBs with healthy targets, ASGs, primary DB + replica, DNS failover, a trail.
+
+    `replica_deleted`: the outputs of the last `up` name the replica, but it is gone. (Built
+    that way rather than deleted afterwards: deleting a cross-region replica trips a moto bug
+    in its primary's replica list, and promoting one leaves moto reporting its source.)
+    """
+    regions = {region: build_region(clients, region, environment) for region in CIDRS}
+    primary_db = build_primary_db(clients, regions[PRIMARY], environment)
+    regions[PRIMARY].update(primary_db)
+    if replica_deleted:
+        regions[SECONDARY].update(
+            _db_outputs({"DBInstanceIdentifier": f"{environment}-db-{SECONDARY}"}, True)
+        )
+    else:
+        regions[SECONDARY].update(build_replica(clients, primary_db))
+    outputs = {
+        "deployment_summary": {
+            "environment": environment,
+            "primary_region": PRIMARY,
+            "regions": [PRIMARY, SECONDARY],
+            "az_count": AZ_COUNT,
+            "nat_strategy": "one_per_az",
+        },
+        "regions": regions,
+        "dns": build_dns(clients, regions),
+        "audit": build_trail(clients, environment),
+    }
+    return World(clients, outputs)
+
+
+def build_region(clients: ClientFactory, region: str, environment: str) -> dict[str, Any]:
+    ec2, elbv2 = clients("ec2", region), clients("elbv2", region)
+    prefix = CIDRS[region]
+    vpc_id = ec2.create_vpc(CidrBlock=f"{prefix}.0.0/16")["Vpc"]["VpcId"]
+    tiers: dict[str, list[str]] = {}
+    for offset, tier in enumerate(("public", "private", "database")):
+        tiers[tier] = [
+            ec2.create_subnet(
+                VpcId=vpc_id,
+                CidrBlock=f"{prefix}.{offset * 16 + az}.0/24",
+                AvailabilityZone=f"{region}{'abc'[az]}",
+            )["Subnet"]["SubnetId"]
+            for az in range(AZ_COUNT)
+        ]
+    name = f"{environment}-web-{region}"
+    alb = elbv2.create_load_balancer(Name=name, Subnets=tiers["public"])["LoadBalancers"][0]
+    target_group = elbv2.create_target_group(
+        Name=name, Protocol="HTTP", Port=8080, VpcId=vpc_id, TargetType="instance"
+    )["TargetGroups"][0]["TargetGroupArn"]
+    ec2.create_launch_template(
+        LaunchTemplateName=name, LaunchTemplateData={"ImageId": AMI, "InstanceType": "t3.small"}
+    )
+    # Moto registers the ASG's instances in the target group, as AWS does.
+    clients("autoscaling", region).create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        LaunchTemplate={"LaunchTemplateName": name, "Version": "$Latest"},
+        MinSize=2,
+        MaxSize=4,
+        DesiredCapacity=2,
+        VPCZoneIdentifier=",".join(tiers["private"]),
+        TargetGroupARNs=[target_group],
+    )
+    return {
+        "vpc_id": vpc_id,
+        "vpc_cidr": f"{prefix}.0.0/16",
+        "public_subnet_ids": tiers["public"],
+        "private_subnet_ids": tiers["private"],
+        "database_subnet_ids": tiers["database"],
+        "kms_key_arn": f"arn:aws:kms:{region}:123456789012:key/placeholder",
+        "alb_arn": alb["LoadBalancerArn"],
+        "alb_dns_name": alb["DNSName"],
+        "alb_zone_id": alb["CanonicalHostedZoneId"],
+        "target_group_arn": target_group,
+        "asg_name": name,
+        "url": f"https://{alb['DNSName']}",
+        "alert_topic_arn": f"arn:aws:sns:{region}:123456789012:{name}-alerts",
+        "dashboard_name": name,
+    }
+
+
+def build_primary_db(
+    clients: ClientFactory, region_out: dict[str, Any], environment: str
+) -> dict[str, Any]:
+    rds = clients("rds", PRIMARY)
+    identifier = f"{environment}-db-{PRIMARY}"
+    rds.create_db_subnet_group(
+        DBSubnetGroupName=identifier,
+        DBSubnetGroupDescription="database tier",
+        SubnetIds=region_out["database_subnet_ids"],
+    )
+    db = rds.create_db_instance(
+        DBInstanceIdentifier=identifier,
+        Engine="postgres",
+        DBInstanceClass="db.t4g.medium",
+        MasterUsername="tap",
+        MasterUserPassword="not-a-real-password",
+        AllocatedStorage=20,
+        StorageEncrypted=True,
+        MultiAZ=environment == "prod",
+        DBSubnetGroupName=identifier,
+    )["DBInstance"]
+    return {
+        **_db_outputs(db, is_replica=False),
+        "db_secret_arn": f"arn:aws:secretsmanager:{PRIMARY}:123456789012:secret:{identifier}",
+    }
+
+
+def build_replica(clients: ClientFactory, primary: dict[str, Any]) -> dict[str, Any]:
+    rds = clients("rds", SECONDARY)
+    identifier = primary["db_identifier"].replace(PRIMARY, SECONDARY)
+    # No DBSubnetGroupName: moto looks a cross-region replica's subnet group up in the source
+    # region and fails; the check under test does not look at subnet groups anyway.
+    source_arn = f"arn:aws:rds:{PRIMARY}:123456789012:db:{primary['db_identifier']}"
+    replica = rds.create_db_instance_read_replica(
+        DBInstanceIdentifier=identifier,
+        SourceDBInstanceIdentifier=source_arn,
+        DBInstanceClass="db.t4g.medium",
+        KmsKeyId=f"arn:aws:kms:{SECONDARY}:123456789012:alias/aws/rds",
+    )["DBInstance"]
+    return _db_outputs(replica, is_replica=True)
+
+
+def _db_outputs(db: dict[str, Any], is_replica: bool) -> dict[str, Any]:
+    endpoint = db.get("Endpoint", {})
+    return {
+        "db_identifier": db["DBInstanceIdentifier"],
+        "db_endpoint": f"{endpoint.get('Address')}:{endpoint.get('Port')}",
+        "db_address": endpoint.get("Address"),
+        "db_port": endpoint.get("Port"),
+        "db_is_replica": is_replica,
+        "db_multi_az": bool(db.get("MultiAZ")),
+    }
+
+
+def build_dns(clients: ClientFactory, regions: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    route53 = clients("route53", PRIMARY)
+    zone = route53.create_hosted_zone(Name="tap.example.com", CallerReference="tap-zone")
+    zone_id = zone["HostedZone"]["Id"].rsplit("/", 1)[-1]
+    health_checks: dict[str, str] = {}
+    changes = []
+    for role, region in (("PRIMARY", PRIMARY), ("SECONDARY", SECONDARY)):
+        out = regions[region]
+        health_checks[region] = route53.create_health_check(
+            CallerReference=f"tap-{region}",
+            HealthCheckConfig={
+                "Type": "HTTPS",
+                "FullyQualifiedDomainName": out["alb_dns_name"],
+                "Port": 443,
+                "ResourcePath": "/health",
+            },
+        )["HealthCheck"]["Id"]
+        changes.append(_failover_record(role, region, out, health_checks[region]))
+    route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
+    return {
+        "zone_id": zone_id,
+        "app_fqdn": FQDN,
+        "url": f"https://{FQDN}",
+        "health_check_ids": health_checks,
+        "name_servers": zone["DelegationSet"]["NameServers"],
+    }
+
+
+def _failover_record(role: str, region: str, out: dict[str, Any], check: str) -> dict[str, Any]:
+    return {
+        "Action": "CREATE",
+        "ResourceRecordSet": {
+            "Name": FQDN,
+            "Type": "A",
+            "SetIdentifier": region,
+            "Failover": role,
+            "HealthCheckId": check,
+            "AliasTarget": {
+                "HostedZoneId": out["alb_zone_id"],
+                "DNSName": out["alb_dns_name"],
+                "EvaluateTargetHealth": True,
+            },
+        },
+    }
+
+
+def build_trail(clients: ClientFactory, environment: str) -> dict[str, Any]:
+    bucket = f"{environment}-trail-123456789012"
+    clients("s3", PRIMARY).create_bucket(Bucket=bucket)
+    cloudtrail = clients("cloudtrail", PRIMARY)
+    name = f"{environment}-trail"
+    trail = cloudtrail.create_trail(Name=name, S3BucketName=bucket, IsMultiRegionTrail=True)
+    cloudtrail.start_logging(Name=name)
+    return {
+        "trail_name": name,
+        "trail_arn": trail["TrailARN"],
+        "trail_bucket": bucket,
+        "trail_region": PRIMARY,
+    }
+
+
+def by_key(checks: list[Check]) -> dict[tuple[str, str], Check]:
+    return {(check.region, check.name): check for check in checks}
+
+
+def failed(checks: list[Check]) -> list[tuple[str, str]]:
+    return [(c.region, c.name) for c in checks if c.status == "FAIL"]
+
+
+def test_a_healthy_prod_deployment_passes_every_check(moto_clients: ClientFactory) -> None:
+    world = build_world(moto_clients)
+    checks = verify(world.outputs, moto_clients)
+    assert failed(checks) == []
+    rows = by_key(checks)
+    for region in (PRIMARY, SECONDARY):
+        for name in ("vpc", "subnets", "load balancer", "healthy targets", "auto scaling group"):
+            assert rows[(region, name)].passed
+        assert rows[(region, "route53 health check")].passed
+    # Moto reports every running registered instance as healthy: it never probes the app, so
+    # the healthy case is real moto state and the unhealthy cases below change that state.
+    assert rows[(PRIMARY, "healthy targets")].detail == "2/2 healthy"
+    assert rows[(PRIMARY, "auto scaling group")].detail.endswith("2/2 in service")
+    assert rows[(PRIMARY, "database")].detail.endswith("available, encrypted, Multi-AZ")
+    assert rows[(SECONDARY, "read replica")].detail.startswith("prod-db-us-west-2 replicating")
+    assert rows[("global", "failover records")].detail == (
+        f"{FQDN}: PRIMARY {PRIMARY}, SECONDARY {SECONDARY}"
+    )
+    assert rows[("global", "cloudtrail logging")].detail == "prod-trail logging"
+    assert rows[("global", "cloudfront")].skipped
+    assert [c.region for c in checks[:6]] == [PRIMARY] * 6  # the primary region comes first
+
+
+def _stop_trail(world: World) -> None:
+    world.clients("cloudtrail", PRIMARY).stop_logging(Name=world.outputs["audit"]["trail_name"])
+
+
+def _mark_instance_unhealthy(world: World) -> None:
+    autoscaling = world.clients("autoscaling", SECONDARY)
+    group = autoscaling.describe_auto_scaling_groups(
+        AutoScalingGroupNames=[world.region(SECONDARY)["asg_name"]]
+    )["AutoScalingGroups"][0]
+    autoscaling.set_instance_health(
+        InstanceId=group["Instances"][0]["InstanceId"], HealthStatus="Unhealthy"
+    )
+
+
+def _deregister_targets(world: World) -> None:
+    elbv2 = world.clients("elbv2", PRIMARY)
+    arn = world.region(PRIMARY)["target_group_arn"]
+    targets = elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+    elbv2.deregister_targets(TargetGroupArn=arn, Targets=[t["Target"] for t in targets])
+
+
+def _delete_subnet(world: World) -> None:
+    world.clients("ec2", SECONDARY).delete_subnet(
+        SubnetId=world.region(SECONDARY)["database_subnet_ids"][1]
+    )
+
+
+def _delete_secondary_record(world: World) -> None:
+    dns = world.outputs["dns"]
+    route53 = world.clients("route53", PRIMARY)
+    record = _failover_record(
+        "SECONDARY", SECONDARY, world.region(SECONDARY), dns["health_check_ids"][SECONDARY]
+    )
+    route53.change_resource_record_sets(
+        HostedZoneId=dns["zone_id"], ChangeBatch={"Changes": [{**record, "Action": "DELETE"}]}
+    )
+
+
+def _delete_health_check(world: World) -> None:
+    check = world.outputs["dns"]["health_check_ids"][PRIMARY]
+    world.clients("route53", PRIMARY).delete_health_check(HealthCheckId=check)
+
+
+@pytest.mark.parametrize(
+    ("breakage", "failing", "detail"),
+    [
+        (_stop_trail, ("global", "cloudtrail logging"), "prod-trail NOT logging"),
+        (_mark_instance_unhealthy, (SECONDARY, "auto scaling group"), "1/2 in service"),
+        (_deregister_targets, (PRIMARY, "healthy targets"), "0/0 healthy"),
+        (_delete_subnet, (SECONDARY, "subnets"), "InvalidSubnetID.NotFound"),
+        (_delete_secondary_record, ("global", "failover records"), "no SECONDARY record"),
+        (_delete_health_check, (PRIMARY, "route53 health check"), "NoSuchHealthCheck"),
+    ],
+    ids=lambda value: getattr(value, "__name__", None),
+)
+def test_each_breakage_fails_exactly_its_check(
+    moto_clients: ClientFactory,
+    breakage: Callable[[World], None],
+    failing: tuple[str, str],
+    detail: str,
+) -> None:
+    world = build_world(moto_clients)
+    breakage(world)
+    checks = verify(world.outputs, moto_clients)
+    assert failed(checks) == [failing]
+    assert detail in by_key(checks)[failing].detail
+
+
+def test_a_missing_replica_fails_the_replica_check(moto_clients: ClientFactory) -> None:
+    world = build_world(moto_clients, replica_deleted=True)
+    checks = verify(world.outputs, moto_clients)
+    assert failed(checks) == [(SECONDARY, "read replica")]
+    assert by_key(checks)[(SECONDARY, "read replica")].detail.startswith("DBInstanceNotFound")
+
+
+def test_multi_az_is_required_in_prod_only(moto_clients: ClientFactory) -> None:
+    dev = build_world(moto_clients, environment="dev")
+    assert failed(verify(dev.outputs, moto_clients)) == []
+    # The same single-AZ database, read as a prod stack's: that one check fails.
+    dev.outputs["deployment_summary"]["environment"] = "prod"
+    checks = verify(dev.outputs, moto_clients)
+    assert failed(checks) == [(PRIMARY, "database")]
+    assert by_key(checks)[(PRIMARY, "database")].detail == "not Multi-AZ (required in prod)"
+
+
+def test_absent_optional_groups_are_skipped_not_failed(moto_clients: ClientFactory) -> None:
+    world = build_world(moto_clients)
+    del world.outputs["dns"]
+    for key in ("db_identifier", "db_endpoint", "db_address", "db_port", "db_is_replica"):
+        world.region(SECONDARY)[key] = None  # DR replication off: the contract allows null
+    checks = verify(world.outputs, moto_clients)
+    assert failed(checks) == []
+    rows = by_key(checks)
+    assert rows[("global", "dns failover")].skipped
+    assert rows[(SECONDARY, "read replica")].skipped
+    assert not any(c.name == "route53 health check" for c in checks)
+    assert render_table(checks).splitlines()[-1].endswith("failed, 3 skipped")
+
+
+def test_failover_records_are_looked_up_at_the_failover_name(moto_clients: ClientFactory) -> None:
+    world = build_world(moto_clients)
+    dns = world.outputs["dns"]
+    # With CloudFront on, users resolve app_fqdn to the distribution and the regions fail over
+    # at an origin name, which the outputs give as failover_fqdn.
+    dns["app_fqdn"] = "www.tap.example.com"
+    dns["failover_fqdn"] = FQDN
+    assert failed(verify(world.outputs, moto_clients)) == []
+    del dns["failover_fqdn"]
+    checks = verify(world.outputs, moto_clients)
+    assert failed(checks) == [("global", "failover records")]
+    assert by_key(checks)[("global", "failover records")].detail == (
+        "no PRIMARY record; no SECONDARY record"
+    )
+
+
+def test_a_missing_output_fails_the_check_that_needs_it(moto_clients: ClientFactory) -> None:
+    world = build_world(moto_clients)
+    del world.region(PRIMARY)["alb_arn"]
+    checks = verify(world.outputs, moto_clients)
+    assert failed(checks) == [(PRIMARY, "load balancer")]
+    assert by_key(checks)[(PRIMARY, "load balancer")].detail == "stack output alb_arn is missing"
+
+
+def test_cloudfront_distribution_is_checked_when_the_edge_is_on(
+    moto_clients: ClientFactory,
+) -> None:
+    world = build_world(moto_clients)
+    cloudfront = moto_clients("cloudfront", "us-east-1")
+    distribution = cloudfront.create_distribution(DistributionConfig=_distribution(FQDN))
+    world.outputs["edge"] = {
+        "distribution_id": distribution["Distribution"]["Id"],
+        "domain_name": distribution["Distribution"]["DomainName"],
+    }
+    row = by_key(verify(world.outputs, moto_clients))[("global", "cloudfront")]
+    assert (row.passed, row.skipped) == (True, False)
+    assert row.detail.endswith("Deployed")
+
+
+def _distribution(origin: str) -> dict[str, Any]:
+    return {
+        "CallerReference": "tap-edge",
+        "Comment": "",
+        "Enabled": True,
+        "Origins": {
+            "Quantity": 1,
+            "Items": [
+                {
+                    "Id": "alb",
+                    "DomainName": origin,
+                    "CustomOriginConfig": {
+                        "HTTPPort": 80,
+                        "HTTPSPort": 443,
+                        "OriginProtocolPolicy": "https-only",
+                    },
+                }
+            ],
+        },
+        "DefaultCacheBehavior": {
+            "TargetOriginId": "alb",
+            "ViewerProtocolPolicy": "redirect-to-https",
+            "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}},
+            "MinTTL": 0,
+            "TrustedSigners": {"Enabled": False, "Quantity": 0},
+        },
+    }
+
+
+def test_outputs_that_are_not_a_tap_stack_are_a_clear_error(moto_clients: ClientFactory) -> None:
+    with pytest.raises(OpsError, match="no deployment_summary/regions"):
+        verify({"url": "https://x"}, moto_clients)
+
+
+def _cli(argv: list[str]) -> tuple[int, list[str], str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(argv, out=out, err=err, ask=lambda _: None)
+    return code, out.getvalue().splitlines(), err.getvalue()
+
+
+def _row(lines: list[str], region: str, name: str) -> list[str]:
+    """The cells of one table row: region, check name (may contain spaces), result, detail."""
+    for line in lines:
+        if line.startswith(region) and f"  {name}  " in line:
+            rest = line[len(region) :].strip()[len(name) :].split(maxsplit=1)
+            return [region, name, *rest]
+    raise AssertionError(f"no row {region}/{name} in:\n" + "\n".join(lines))
+
+
+def test_cli_reads_outputs_from_a_file(moto_clients: ClientFactory, tmp_path: Path) -> None:
+    world = build_world(moto_clients)
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(world.outputs))
+    code, lines, err = _cli(["verify", "--stack", "prod", "--outputs", str(outputs)])
+    assert (code, err) == (ExitCode.OK, "")
+    assert lines[0].split() == ["REGION", "CHECK", "RESULT", "DETAIL"]
+    assert _row(lines, PRIMARY, "database")[2] == "PASS"
+    _stop_trail(world)
+    code, lines, _ = _cli(["verify", "--stack", "prod", "--outputs", str(outputs)])
+    assert code == ExitCode.FAILED
+    assert _row(lines, "global", "cloudtrail logging")[2:] == ["FAIL", "prod-trail NOT logging"]
+
+
+def test_cli_reports_an_unreadable_outputs_file(tmp_path: Path) -> None:
+    code, _, err = _cli(["verify", "--stack", "dev", "--outputs", str(tmp_path / "nope.json")])
+    assert code == ExitCode.USAGE
+    assert err.startswith("error: cannot read outputs file") and err.count("\n") == 1
+
+
+def test_cli_refuses_outputs_of_another_environment(tmp_path: Path) -> None:
+    outputs = tmp_path / "prod.json"
+    outputs.write_text(json.dumps({"deployment_summary": {"environment": "prod"}, "regions": {}}))
+    code, lines, err = _cli(["verify", "--stack", "dev", "--outputs", str(outputs)])
+    assert (code, lines) == (ExitCode.USAGE, [])
+    assert err == (
+        "error: the outputs are of environment prod, but stack dev deploys dev; "
+        "pass the matching --stack or --outputs file\n"
+    )
+
+
+def test_cli_reads_outputs_from_the_engine(
+    moto_clients: ClientFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = build_world(moto_clients)
+    fake: FakePulumi = install(tmp_path / "fake", monkeypatch)
+    fake.configure(outputs=world.outputs)
+    code, lines, err = _cli(["verify", "--stack", "prod", "--backend", "s3://state"])
+    assert (code, err) == (ExitCode.OK, "")
+    assert fake.command("stack", "output", "--json", "--show-secrets")[-2:] == ["--stack", "prod"]
+    assert lines[-1] == "16 passed, 0 failed, 1 skipped"
+
+
+@pytest.fixture
+def moto_server(aws_env: None) -> Iterator[str]:
+    """moto's HTTP server on a free port of 127.0.0.1: boto3 reaches it over real sockets."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def test_end_to_end_through_a_real_http_endpoint(
+    moto_server: str, tmp_path: Path, session: boto3.Session
+) -> None:
+    clients = client_factory(session=session, endpoint_url=moto_server)
+    world = build_world(clients)
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(world.outputs, indent=2))
+    argv = ["verify", "--stack", "prod", "--outputs", str(outputs), "--endpoint-url", moto_server]
+
+    code, lines, err = _cli(argv)
+    assert (code, err) == (ExitCode.OK, ""), "\n".join(lines)
+    assert all(_row(lines, r, "healthy targets")[2] == "PASS" for r in (PRIMARY, SECONDARY))
+    assert lines[-1] == "16 passed, 0 failed, 1 skipped"
+
+    _stop_trail(world)
+    code, lines, _ = _cli(argv)
+    assert code == ExitCode.FAILED
+    assert _row(lines, "global", "cloudtrail logging")[2:] == ["FAIL", "prod-trail NOT logging"]
+    assert lines[-1] == "15 passed, 1 failed, 1 skipped"
