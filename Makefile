@@ -4,7 +4,7 @@ VENV ?= .venv
 STACK ?= dev
 BIN := $(VENV)/bin
 
-.PHONY: plan test lint bench clean
+.PHONY: plan test lint bench diagram clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ lint: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python scripts/benchmark.py
+
+diagram: $(BIN)/.installed
+	$(BIN)/python scripts/update_diagram.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache

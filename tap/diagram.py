@@ -129,8 +129,9 @@ def _label(node: Node, members: Iterable[Resource]) -> str:
         if counts[type_]:
             parts.append(f"{counts[type_]} {noun}{'s' if counts[type_] > 1 else ''}")
     total = sum(counts.values())
-    summary = ", ".join(parts) if parts else f"{total} resources"
-    return f"{node.tier}<br/>{summary}<br/><i>{total} resources</i>"
+    plural = "resource" if total == 1 else "resources"
+    summary = ", ".join(parts) if parts else f"{total} {plural}"
+    return f"{node.tier}<br/>{summary}<br/><i>{total} {plural}</i>"
 
 
 def _holder_of(

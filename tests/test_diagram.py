@@ -158,3 +158,19 @@ def test_markdown_wraps_the_chart_in_a_mermaid_block() -> None:
     text = diagram.markdown("prod", "flowchart LR\n")
     assert text.startswith("# TAP stack `prod` as planned")
     assert "```mermaid\nflowchart LR\n```\n" in text
+
+
+def test_readme_and_docs_embed_the_current_prod_diagram() -> None:
+    """The README's picture is the plan's, not a drawing: regenerate it when the code changes."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    check = subprocess.run(
+        [sys.executable, str(root / "scripts" / "update_diagram.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert check.returncode == 0, check.stdout

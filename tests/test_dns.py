@@ -1,21 +1,24 @@
-"""DNS of the application: the zone, regional and edge certificates with DNS validation, health
-checks with alarms, and the failover records (PRIMARY / SECONDARY, latency set for 3+ regions)."""
+"""DNS of the application, as the real `__main__.py` wires it: the zone, regional and edge
+certificates with DNS validation, health checks with alarms, the failover records (PRIMARY /
+SECONDARY, a latency set for 3+ regions), and the us-east-1 provider of the global pieces."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pulumi
 import pytest
 from pulumi.runtime import mocks as pulumi_mocks
 
+from components.certificate import _first_option
 from components.failover import Endpoint, Failover, FailoverArgs
-from tap.offline import PlanResult, Recorded
-from tests.conftest import planned
-from tests.programs.fakes import ALB_ZONES, ALERT_TOPIC_ARN, fake_alb_dns_name
-from tests.programs.harness import plan_of, run_global
+from tap.global_provider import GLOBAL_REGION
+from tap.offline import PROVIDER_TYPE, PlanResult, Recorded, run_program
+from tests.conftest import planned, stack_config
 
 ZONE = "aws:route53/zone:Zone"
+GET_ZONE = "aws:route53/getZone:getZone"
 RECORD = "aws:route53/record:Record"
 HEALTH = "aws:route53/healthCheck:HealthCheck"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
@@ -24,12 +27,68 @@ VALIDATION = "aws:acm/certificateValidation:CertificateValidation"
 LISTENER = "aws:lb/listener:Listener"
 ZONE_ID = "Z0123456789ABCDEFGHIJ"
 CREATE = {"domain": "example.com", "create_zone": True}
+EDGE_ON = {"cloudfront_enabled": True, "waf_enabled": True, "log_retention_days": 30}
 THREE_REGIONS = [
     {"name": "us-east-1", "cidr": "10.10.0.0/16"},
     {"name": "us-west-2", "cidr": "10.11.0.0/16"},
     {"name": "eu-west-1", "cidr": "10.12.0.0/16"},
 ]
+EU_REGIONS = [
+    {"name": "eu-west-1", "cidr": "10.40.0.0/16"},
+    {"name": "eu-central-1", "cidr": "10.41.0.0/16"},
+]
 GLOBAL_TYPES = ("aws:route53/", "aws:acm/", "aws:cloudfront/", "aws:wafv2/")
+GLOBAL_COMPONENTS = ("tap:zone:", "tap:certificate:", "tap:failover:", "tap:edge:")
+
+
+# --- runs of the real program, shared by the tests here and in test_edge.py -----------------
+
+_RUNS: dict[str, PlanResult] = {}
+
+
+def run(stack: str, **changes: Any) -> PlanResult:
+    """`run_config(stack, **changes)` of conftest (same merge per key, None removes a key),
+    cached per arguments: the program is pure and several tests read the same few plans."""
+    key = json.dumps([stack, changes], sort_keys=True)
+    if key not in _RUNS:
+        config = stack_config(stack)
+        for name, value in changes.items():
+            if isinstance(value, dict) and isinstance(config.get(name), dict):
+                config[name] = {**config[name], **value}
+            elif value is None:
+                config.pop(name, None)
+            else:
+                config[name] = value
+        _RUNS[key] = run_program(stack, config)
+    return _RUNS[key]
+
+
+def dev_three_regions() -> PlanResult:
+    """dev with a created zone, CloudFront + WAF, and a third region (a latency set)."""
+    return run("dev", regions=THREE_REGIONS, dns=CREATE, edge=EDGE_ON)
+
+
+def dev_zone_by_id() -> PlanResult:
+    """dev with an existing zone by id and no CloudFront: app.example.com itself fails over."""
+    return run("dev", dns={"domain": "example.com", "zone_id": ZONE_ID})
+
+
+def dev_zone_by_name() -> PlanResult:
+    """dev with the public zone found by name, us-west-2 primary, faster health checks."""
+    dns = {"domain": "Example.COM.", "health_check": {"failure_threshold": 5, "request_interval": 10}}
+    return run("dev", dns=dns, primary_region="us-west-2")
+
+
+def dev_in_europe() -> PlanResult:
+    """dev in two regions without us-east-1, with a domain and CloudFront + WAF."""
+    return run("dev", regions=EU_REGIONS, primary_region="eu-west-1", dns=CREATE, edge=EDGE_ON)
+
+
+def prod_without_domain() -> PlanResult:
+    return run("prod", dns=None, edge=None)
+
+
+# --- helpers ---------------------------------------------------------------------------------
 
 
 def records(plan: PlanResult, name: str | None = None) -> list[Recorded]:
@@ -44,21 +103,45 @@ def failover_records(plan: PlanResult) -> dict[str, dict[str, Any]]:
     }
 
 
-def alb_alias(stack: str, region: str) -> dict[str, Any]:
+def alb_alias(plan: PlanResult, region: str) -> dict[str, Any]:
+    """The alias target of `region`'s real ALB, as the program exports it."""
+    alb = plan.outputs["regions"][region]
+    assert alb["alb_dns_name"].endswith(f".{region}.elb.amazonaws.com")
+    return {"name": alb["alb_dns_name"], "zoneId": alb["alb_zone_id"], "evaluateTargetHealth": True}
+
+
+def health_alarms(plan: PlanResult) -> list[Recorded]:
+    return [a for a in plan.of_type(ALARM) if a.inputs["namespace"] == "AWS/Route53"]
+
+
+def providers(plan: PlanResult) -> dict[str, Recorded]:
+    return {p.name: p for p in plan.of_type(PROVIDER_TYPE)}
+
+
+@pytest.fixture(params=["prod", "dev-three-regions", "dev-zone-by-id", "dev-in-europe"])
+def dns_plan(request: pytest.FixtureRequest) -> PlanResult:
+    """Plans with a domain: created zone, looked-up zone, 2 and 3 regions, no us-east-1."""
     return {
-        "name": fake_alb_dns_name(stack, region),
-        "zoneId": ALB_ZONES[region],
-        "evaluateTargetHealth": True,
-    }
+        "prod": lambda: planned("prod"),
+        "dev-three-regions": dev_three_regions,
+        "dev-zone-by-id": dev_zone_by_id,
+        "dev-in-europe": dev_in_europe,
+    }[request.param]()
 
 
-# --- zone ----------------------------------------------------------------------------------
+def test_plans_with_a_domain_have_no_warnings(dns_plan: PlanResult) -> None:
+    assert dns_plan.warnings == []
+    assert dns_plan.outputs["dns"]["url"] == "https://app.example.com"
+    assert dns_plan.outputs["dns"]["app_fqdn"] == "app.example.com"
+
+
+# --- zone ------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("stack", "force_destroy"), [("dev", True), ("prod", False)])
 def test_created_zone_is_public_and_exports_name_servers(stack: str, force_destroy: bool) -> None:
-    plan, lookups = run_global(stack, dns=CREATE)
-    assert plan.warnings == [] and lookups == []
+    plan = planned("prod") if stack == "prod" else dev_three_regions()
+    assert GET_ZONE not in {token for token, _ in plan.invokes}
     (zone,) = plan.of_type(ZONE)
     assert zone.inputs["name"] == "example.com" and zone.region == "us-east-1"
     assert "vpcs" not in zone.inputs  # a VPC association would make it private
@@ -66,63 +149,69 @@ def test_created_zone_is_public_and_exports_name_servers(stack: str, force_destr
     assert zone.inputs["tags"] == {"Name": f"{stack}-zone"}
     out = plan.outputs["dns"]
     assert out["name_servers"] and all(ns.startswith("ns-") for ns in out["name_servers"])
-    assert {r.inputs["zoneId"] for r in records(plan)} == {out["zone_id"]}
+    assert out["zone_id"] and {r.inputs["zoneId"] for r in records(plan)} == {out["zone_id"]}
 
 
 def test_existing_zone_by_id_is_looked_up_not_created() -> None:
-    plan, lookups = run_global("dev", dns={"domain": "example.com", "zone_id": ZONE_ID})
+    plan = dev_zone_by_id()
     assert plan.of_type(ZONE) == []
-    assert lookups == [{"zoneId": ZONE_ID}]
+    assert [i for i in plan.invokes if i[0] == GET_ZONE] == [(GET_ZONE, "us-east-1")]
     assert plan.outputs["dns"]["zone_id"] == ZONE_ID
     assert plan.outputs["dns"]["name_servers"] is None
     assert {r.inputs["zoneId"] for r in records(plan)} == {ZONE_ID}
+    assert {r["zoneId"] for r in failover_records(plan).values()} == {ZONE_ID}
 
 
-def test_existing_zone_by_name_is_the_public_one() -> None:
-    plan, lookups = run_global("dev", dns={"domain": "Example.COM."})
+def test_existing_zone_by_name_is_looked_up_not_created() -> None:
+    plan = dev_zone_by_name()
+    assert plan.warnings == []
     assert plan.of_type(ZONE) == []
-    assert lookups == [{"name": "example.com", "privateZone": False}]
-    assert plan.outputs["dns"]["name_servers"] is None
-    assert ("aws:route53/getZone:getZone", "us-east-1") in plan.invokes
+    assert [i for i in plan.invokes if i[0] == GET_ZONE] == [(GET_ZONE, "us-east-1")]
+    out = plan.outputs["dns"]
+    assert out["name_servers"] is None
+    assert out["app_fqdn"] == "app.example.com"  # the domain is normalised before the lookup
+    assert out["zone_id"] and out["zone_id"] != ZONE_ID
+    assert {r.inputs["zoneId"] for r in records(plan)} == {out["zone_id"]}
 
 
-# --- certificates --------------------------------------------------------------------------
+# --- certificates ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("edge", "alb_name"),
-    [({"cloudfront_enabled": False}, "app.example.com"), ({}, "origin.app.example.com")],
-    ids=["without-cloudfront", "behind-cloudfront"],
+    "cloudfront", [False, True], ids=["without-cloudfront", "behind-cloudfront"]
 )
-def test_one_certificate_per_region_for_the_failover_name(edge: dict, alb_name: str) -> None:
-    edge = edge or {"cloudfront_enabled": True}
-    plan = plan_of("dev", dns=CREATE, edge=edge)
+def test_one_certificate_per_region_for_the_failover_name(cloudfront: bool) -> None:
+    plan = planned("prod") if cloudfront else dev_zone_by_id()
+    alb_name = "origin.app.example.com" if cloudfront else "app.example.com"
     regional = [c for c in plan.of_type(CERT) if not c.name.startswith("edge")]
     assert sorted(str(c.region) for c in regional) == ["us-east-1", "us-west-2"]
     for cert in regional:
+        assert cert.name == f"{cert.region}-certificate-cert"
         assert cert.inputs["domainName"] == alb_name
         assert cert.inputs["validationMethod"] == "DNS"
         assert "subjectAlternativeNames" not in cert.inputs
-        assert cert.inputs["tags"]["Name"].endswith(cert.region)
+        assert cert.inputs["tags"]["Name"].endswith(str(cert.region))
     assert plan.outputs["dns"]["failover_fqdn"] == alb_name
 
 
-def test_each_certificate_is_validated_through_its_own_record(dev_dns: PlanResult) -> None:
-    by_urn = dev_dns.by_urn()
-    certificates = dev_dns.of_type(CERT)
+@pytest.mark.parametrize("plan_of", [lambda: planned("prod"), dev_in_europe], ids=["prod", "eu"])
+def test_each_certificate_is_validated_through_its_own_record(plan_of: Any) -> None:
+    plan: PlanResult = plan_of()
+    by_urn = plan.by_urn()
+    certificates = plan.of_type(CERT)
     assert len(certificates) == 3  # two regional ALB ones, one for CloudFront
     for cert in certificates:
-        (record,) = [r for r in records(dev_dns) if cert.urn in r.depends_on]
+        (record,) = [r for r in records(plan) if cert.urn in r.depends_on]
         assert record.region == cert.region  # through the certificate's own provider
+        assert record.inputs["zoneId"] == plan.outputs["dns"]["zone_id"]
         assert record.inputs["type"] == "CNAME" and record.inputs["ttl"] == 60
         assert record.inputs["allowOverwrite"] is True
         domain = cert.inputs["domainName"]
-        assert record.inputs["name"].startswith("_") and record.inputs["name"].endswith(
-            f".{domain}."
-        )
+        assert record.inputs["name"].startswith("_")
+        assert record.inputs["name"].endswith(f".{domain}.")
         (value,) = record.inputs["records"]
         assert value.endswith(".acm-validations.aws.")
-        (validation,) = [v for v in dev_dns.of_type(VALIDATION) if cert.urn in v.depends_on]
+        (validation,) = [v for v in plan.of_type(VALIDATION) if cert.urn in v.depends_on]
         assert validation.region == cert.region
         assert validation.inputs["certificateArn"].endswith(f"certificate/{cert.name}")
         assert validation.inputs["validationRecordFqdns"] == [record.inputs["name"].rstrip(".")]
@@ -130,61 +219,66 @@ def test_each_certificate_is_validated_through_its_own_record(dev_dns: PlanResul
         assert by_urn[record.parent_urn].type == "tap:certificate:Certificate"
 
 
-def test_listeners_wait_for_validation(dev_dns: PlanResult) -> None:
-    for listener in dev_dns.of_type(LISTENER):
-        (validation,) = [
-            v
-            for v in dev_dns.of_type(VALIDATION)
-            if v.region == listener.region and v.name == f"{listener.region}-certificate-validation"
-        ]
+def test_listeners_wait_for_validation(prod_plan: PlanResult) -> None:
+    https = [listener for listener in prod_plan.of_type(LISTENER) if listener.name.endswith("-https")]
+    assert sorted(str(listener.region) for listener in https) == ["us-east-1", "us-west-2"]
+    for listener in https:
+        validation = prod_plan.one(VALIDATION, f"{listener.region}-certificate-validation")
+        assert validation.region == listener.region
         assert validation.urn in listener.depends_on
         assert listener.inputs["certificateArn"] == validation.inputs["certificateArn"]
-        assert (
-            dev_dns.outputs["certificate_arns"][listener.region]
-            == (listener.inputs["certificateArn"])
-        )
+        assert prod_plan.outputs["regions"][listener.region]["https"] is True
+    assert prod_plan.outputs["notices"] == []  # every ALB got a certificate
 
 
-def test_certificates_plan_when_the_engine_reports_no_validation_options() -> None:
-    """Inputs-only mocks (no computed outputs): the program must still plan, not crash."""
-    plan, _ = run_global("dev", engine_outputs=False, dns=CREATE, edge={"cloudfront_enabled": True})
-    assert plan.warnings == []
-    assert len(plan.of_type(VALIDATION)) == 3
-    assert all(r.inputs["allowOverwrite"] for r in records(plan) if r.name.endswith("validation"))
+def test_a_missing_validation_option_leaves_the_record_unset_instead_of_crashing() -> None:
+    """Until ACM reports its validation options (an engine leaves them unknown) the record's
+    fields stay unset, so the certificate still plans."""
+    assert _first_option(None, "resource_record_name") is None
+    assert _first_option([], "resource_record_type") is None
+
+    class Option:
+        resource_record_name = "_abc.app.example.com."
+
+    assert _first_option([Option()], "resource_record_name") == "_abc.app.example.com."
 
 
-# --- health checks and alarms --------------------------------------------------------------
+# --- health checks and alarms ----------------------------------------------------------------
 
 
-def test_a_health_check_per_region_against_its_alb(dev_dns: PlanResult) -> None:
-    checks = {c.name.rsplit("-health-", 1)[1]: c for c in dev_dns.of_type(HEALTH)}
+def test_a_health_check_per_region_against_its_alb(prod_plan: PlanResult) -> None:
+    checks = {c.name.rsplit("-health-", 1)[1]: c for c in prod_plan.of_type(HEALTH)}
     assert sorted(checks) == ["us-east-1", "us-west-2"]
     for region, check in checks.items():
         inputs = check.inputs
         assert inputs["type"] == "HTTPS" and inputs["port"] == 443
         assert inputs["resourcePath"] == "/health" and inputs["enableSni"] is True
-        assert inputs["fqdn"] == fake_alb_dns_name("dev", region)
+        assert inputs["fqdn"] == prod_plan.outputs["regions"][region]["alb_dns_name"]
         assert (inputs["failureThreshold"], inputs["requestInterval"]) == (3, 30)
         assert "regions" not in inputs and "ipAddress" not in inputs
-        assert inputs["tags"] == {"Name": f"dev-health-{region}"}
+        assert inputs["tags"] == {"Name": f"prod-health-{region}"}
         assert check.region == "us-east-1"
-    assert dev_dns.outputs["dns"]["health_check_ids"] == {
+    assert prod_plan.outputs["dns"]["health_check_ids"] == {
         region: f"failover-health-{region}-id" for region in checks
     }
 
 
 def test_health_check_settings_come_from_config() -> None:
-    dns = {**CREATE, "health_check": {"failure_threshold": 5, "request_interval": 10}}
-    plan = plan_of("staging", dns=dns)
-    assert {
-        (c.inputs["failureThreshold"], c.inputs["requestInterval"]) for c in plan.of_type(HEALTH)
-    } == {(5, 10)}
+    plan = dev_zone_by_name()
+    checks = plan.of_type(HEALTH)
+    assert len(checks) == 2
+    assert {(c.inputs["failureThreshold"], c.inputs["requestInterval"]) for c in checks} == {
+        (5, 10)
+    }
 
 
-def test_an_alarm_per_health_check_to_the_alert_topic(dev_dns: PlanResult) -> None:
-    ids = dev_dns.outputs["dns"]["health_check_ids"]
-    topic = ALERT_TOPIC_ARN.format(region="us-east-1")
-    alarms = dev_dns.of_type(ALARM)
+@pytest.mark.parametrize("plan_of", [lambda: planned("prod"), dev_three_regions])
+def test_an_alarm_per_health_check_to_the_us_east_1_alert_topic(plan_of: Any) -> None:
+    plan: PlanResult = plan_of()
+    ids = plan.outputs["dns"]["health_check_ids"]
+    topic = plan.outputs["regions"]["us-east-1"]["alert_topic_arn"]
+    assert topic.startswith("arn:aws:sns:us-east-1:")
+    alarms = health_alarms(plan)
     assert sorted(a.inputs["dimensions"]["HealthCheckId"] for a in alarms) == sorted(ids.values())
     for alarm in alarms:
         inputs = alarm.inputs
@@ -196,48 +290,54 @@ def test_an_alarm_per_health_check_to_the_alert_topic(dev_dns: PlanResult) -> No
         assert (inputs["comparisonOperator"], inputs["threshold"]) == ("LessThanThreshold", 1)
         assert inputs["treatMissingData"] == "breaching"
         assert inputs["alarmActions"] == [topic] and inputs["okActions"] == [topic]
-        assert inputs["name"] == f"dev-health-check-{region}"
+        assert inputs["name"] == f"{plan.stack}-health-check-{region}"
 
 
-# --- failover records ----------------------------------------------------------------------
+# --- failover records ------------------------------------------------------------------------
 
 
-def test_two_regions_fail_over_primary_to_secondary(dev_dns: PlanResult) -> None:
-    ids = dev_dns.outputs["dns"]["health_check_ids"]
-    pair = failover_records(dev_dns)
+def test_two_regions_fail_over_primary_to_secondary(prod_plan: PlanResult) -> None:
+    ids = prod_plan.outputs["dns"]["health_check_ids"]
+    zone_id = prod_plan.outputs["dns"]["zone_id"]
+    pair = failover_records(prod_plan)
     assert sorted(pair) == ["PRIMARY", "SECONDARY"]
     for role, region in (("PRIMARY", "us-east-1"), ("SECONDARY", "us-west-2")):
         record = pair[role]
         assert record["name"] == "origin.app.example.com" and record["type"] == "A"
+        assert record["zoneId"] == zone_id
         assert record["setIdentifier"] == role.lower()
-        assert record["aliases"] == [alb_alias("dev", region)]
+        assert record["aliases"] == [alb_alias(prod_plan, region)]
         assert record["healthCheckId"] == ids[region]
         assert "records" not in record and "ttl" not in record
-    assert not [r for r in records(dev_dns) if "latencyRoutingPolicies" in r.inputs]
+    assert not [r for r in records(prod_plan) if "latencyRoutingPolicies" in r.inputs]
+    assert prod_plan.outputs["dns"]["failover_fqdn"] == "origin.app.example.com"
 
 
 def test_without_cloudfront_the_app_name_itself_fails_over() -> None:
-    plan = plan_of("dev", dns=CREATE, edge={"cloudfront_enabled": False})
+    plan = dev_zone_by_id()
     assert {r["name"] for r in failover_records(plan).values()} == {"app.example.com"}
-    assert plan.outputs["dns"]["app_url"] == "https://app.example.com"
-    assert plan.outputs["dns"]["cloudfront_domain"] is None
+    out = plan.outputs["dns"]
+    assert out["failover_fqdn"] == out["app_fqdn"] == "app.example.com"
+    assert out["url"] == "https://app.example.com"
+    assert "edge" not in plan.outputs
 
 
 def test_primary_follows_config() -> None:
-    plan = plan_of("dev", dns=CREATE, primary_region="us-west-2")
+    plan = dev_zone_by_name()
     pair = failover_records(plan)
-    assert pair["PRIMARY"]["aliases"] == [alb_alias("dev", "us-west-2")]
-    assert pair["SECONDARY"]["aliases"] == [alb_alias("dev", "us-east-1")]
+    assert pair["PRIMARY"]["aliases"] == [alb_alias(plan, "us-west-2")]
+    assert pair["SECONDARY"]["aliases"] == [alb_alias(plan, "us-east-1")]
+    ids = plan.outputs["dns"]["health_check_ids"]
+    assert pair["PRIMARY"]["healthCheckId"] == ids["us-west-2"]
 
 
 def test_three_regions_secondary_is_a_latency_set() -> None:
-    plan = plan_of("staging", regions=THREE_REGIONS, dns=CREATE, edge={"cloudfront_enabled": True})
-    assert plan.warnings == []
+    plan = dev_three_regions()
     ids = plan.outputs["dns"]["health_check_ids"]
     assert sorted(ids) == ["eu-west-1", "us-east-1", "us-west-2"]
     pair = failover_records(plan)
     zone_id = plan.outputs["dns"]["zone_id"]
-    assert pair["PRIMARY"]["aliases"] == [alb_alias("staging", "us-east-1")]
+    assert pair["PRIMARY"]["aliases"] == [alb_alias(plan, "us-east-1")]
     assert pair["PRIMARY"]["healthCheckId"] == ids["us-east-1"]
     # SECONDARY is healthy while any member of the latency set is: no health check of its own.
     assert pair["SECONDARY"]["aliases"] == [
@@ -254,12 +354,12 @@ def test_three_regions_secondary_is_a_latency_set() -> None:
         region = record.inputs["setIdentifier"]
         assert record.inputs["type"] == "A" and record.inputs["zoneId"] == zone_id
         assert record.inputs["latencyRoutingPolicies"] == [{"region": region}]
-        assert record.inputs["aliases"] == [alb_alias("staging", region)]
+        assert record.inputs["aliases"] == [alb_alias(plan, region)]
         assert record.inputs["healthCheckId"] == ids[region]
     # Route53 rejects an alias to a name that does not exist yet.
-    (secondary,) = [r for r in plan.of_type(RECORD) if r.name == "failover-secondary"]
+    secondary = plan.one(RECORD, "failover-secondary")
     assert {r.urn for r in latency} <= set(secondary.depends_on)
-    assert len(plan.of_type(ALARM)) == 3
+    assert len(health_alarms(plan)) == 3
 
 
 def test_failover_args_are_checked() -> None:
@@ -294,26 +394,92 @@ def test_failover_args_are_checked() -> None:
         Failover("f4", args(failure_threshold=11))
 
 
-# --- no domain -----------------------------------------------------------------------------
+# --- where the global pieces live ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stack", ["dev", "staging"])
-def test_no_domain_means_no_dns_certificates_or_edge(stack: str) -> None:
-    plan = plan_of(stack, dns=None, edge=None)
+def test_us_east_1_among_the_regions_needs_no_extra_provider(prod_plan: PlanResult) -> None:
+    found = providers(prod_plan)
+    assert sorted(found) == ["aws-us-east-1", "aws-us-west-2"]
+    east = found["aws-us-east-1"]
+    for type_ in (
+        ZONE,
+        HEALTH,
+        "aws:cloudfront/distribution:Distribution",
+        "aws:wafv2/webAcl:WebAcl",
+        "aws:cloudwatch/logDeliverySource:LogDeliverySource",
+    ):
+        assert {r.provider_urn for r in prod_plan.of_type(type_)} == {east.urn}, type_
+    assert {a.provider_urn for a in health_alarms(prod_plan)} == {east.urn}
+    # The region's own key and topic serve the health-check alarms: no global ones.
+    assert not [r for r in prod_plan.resources if r.name.startswith("global-")]
+
+
+def test_a_stack_without_us_east_1_gets_one_extra_provider_and_a_global_topic() -> None:
+    plan = dev_in_europe()
+    found = providers(plan)
+    assert sorted(found) == ["aws-eu-central-1", "aws-eu-west-1", "aws-global-us-east-1"]
+    assert [p.name for p in found.values() if p.inputs["region"] == GLOBAL_REGION] == [
+        "aws-global-us-east-1"
+    ]
+    extra = found["aws-global-us-east-1"]
+    # Its default tags are the stack's, like every regional provider's.
+    assert extra.inputs["defaultTags"] == found["aws-eu-west-1"].inputs["defaultTags"]
+    on_extra = {r.type for r in plan.resources if r.provider_urn == extra.urn}
+    assert {
+        ZONE,
+        HEALTH,
+        ALARM,
+        "aws:cloudfront/distribution:Distribution",
+        "aws:wafv2/webAcl:WebAcl",
+        "aws:cloudwatch/logDeliverySource:LogDeliverySource",
+        "aws:kms/key:Key",
+        "aws:sns/topic:Topic",
+    } <= on_extra
+    # The ALB certificates stay in their own regions.
+    regional = {r.region for r in plan.of_type(CERT) if not r.name.startswith("edge")}
+    assert regional == {"eu-west-1", "eu-central-1"}
+
+    # A key and alert topic of their own in us-east-1 for the health-check alarms, which may
+    # only notify a topic of their region.
+    plan.one("tap:keys:RegionKey", "global-key")
+    plan.one("tap:alerts:AlertTopic", "global-alerts")
+    (topic,) = [
+        t
+        for t in plan.of_type("aws:sns/topic:Topic")
+        if (outer := plan.component_of(t)) is not None and outer.name == "global-alerts"
+    ]
+    (key,) = [
+        k
+        for k in plan.of_type("aws:kms/key:Key")
+        if (outer := plan.component_of(k)) is not None and outer.name == "global-key"
+    ]
+    assert topic.region == key.region == GLOBAL_REGION
+    assert topic.inputs["kmsMasterKeyId"].startswith(f"arn:aws:kms:{GLOBAL_REGION}:")
+    regional_topics = {out["alert_topic_arn"] for out in plan.outputs["regions"].values()}
+    alarms = health_alarms(plan)
+    assert len(alarms) == 2
+    for alarm in alarms:
+        (action,) = alarm.inputs["alarmActions"]
+        assert action.startswith(f"arn:aws:sns:{GLOBAL_REGION}:")
+        assert action.endswith(f":{topic.inputs['name']}")
+        assert action not in regional_topics
+        assert alarm.inputs["okActions"] == [action]
+
+
+# --- no domain -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("plan_of", [lambda: planned("dev"), prod_without_domain])
+def test_no_domain_means_no_dns_certificates_or_edge(plan_of: Any) -> None:
+    plan: PlanResult = plan_of()
     assert plan.warnings == []
-    assert plan.outputs["dns"] is None and plan.outputs["certificate_arns"] == {}
+    assert "dns" not in plan.outputs and "edge" not in plan.outputs
     assert not [r for r in plan.resources if r.type.startswith(GLOBAL_TYPES)]
-    assert not [r for r in plan.resources if r.type.startswith("tap:")]
-
-
-def test_the_real_program_without_a_domain_plans_cleanly() -> None:
-    plan = planned("dev")
-    assert plan.warnings == []
-    assert not [r for r in plan.resources if r.type.startswith(GLOBAL_TYPES)]
+    assert not [r for r in plan.resources if r.type.startswith(GLOBAL_COMPONENTS)]
     assert not [r for r in plan.resources if r.type.startswith("aws:cloudwatch/logDelivery")]
-
-
-@pytest.fixture
-def dev_dns() -> PlanResult:
-    """dev with a created zone and CloudFront (so origin.app.example.com fails over)."""
-    return plan_of("dev", dns=CREATE, edge={"cloudfront_enabled": True})
+    assert not [r for r in plan.resources if r.name.startswith("global-")]
+    assert sorted(providers(plan)) == ["aws-us-east-1", "aws-us-west-2"]
+    assert GET_ZONE not in {token for token, _ in plan.invokes}
+    # The ALBs serve plain HTTP, and the plan says so.
+    assert all(region["https"] is False for region in plan.outputs["regions"].values())
+    assert len(plan.outputs["notices"]) == 2
