@@ -293,6 +293,8 @@ if dns is not None:
                 environment=config.environment,
                 region=GLOBAL_REGION,
                 deletion_window_in_days=30 if config.is_production else 7,
+                # Not the names a us-east-1 region would take, should one be added later.
+                service="global-key",
             ),
             opts=in_global,
         )
@@ -304,6 +306,7 @@ if dns is not None:
                 kms_key_arn=global_key.key_arn,
                 account_id=global_key.account_id,
                 emails=config.alerts.emails,
+                service="global-alerts",
             ),
             opts=in_global,
         ).topic_arn

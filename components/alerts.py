@@ -27,6 +27,8 @@ class AlertTopicArgs:
     """Account id: only this account's alarms may publish."""
     emails: Sequence[str] = ()
     """Addresses to subscribe (each confirms by email once)."""
+    service: str = "alerts"
+    """Service label of the topic name (`<environment>-<service>-<region>`)."""
 
 
 class AlertTopic(pulumi.ComponentResource):
@@ -37,7 +39,7 @@ class AlertTopic(pulumi.ComponentResource):
     ) -> None:
         super().__init__("tap:alerts:AlertTopic", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        label = naming.physical_name(args.environment, "alerts", args.region, naming.SNS_TOPIC)
+        label = naming.physical_name(args.environment, args.service, args.region, naming.SNS_TOPIC)
         topic = aws.sns.Topic(
             f"{name}-topic",
             name=label,

@@ -78,7 +78,9 @@ class Certificate(pulumi.ComponentResource):
             records=[options.apply(lambda o: _first_option(o, "resource_record_value"))],
             ttl=VALIDATION_TTL,
             allow_overwrite=True,
-            opts=child,
+            # Shared with the other regions' certificates for the same name, which still need it
+            # for ACM's automatic renewal: removing one region must not delete it.
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
         validation = aws.acm.CertificateValidation(
             f"{name}-validation",

@@ -22,6 +22,8 @@ class RegionKeyArgs:
     """The region this key lives in (its provider is the component's)."""
     deletion_window_in_days: int = 30
     """Waiting period before a deleted key is gone: 7 in dev keeps teardown quick."""
+    service: str = "key"
+    """Service label of the alias and Name tag (`<environment>-<service>-<region>`)."""
 
 
 def key_policy(account_id: str, region: str) -> str:
@@ -105,7 +107,7 @@ class RegionKey(pulumi.ComponentResource):
             )
         child = pulumi.ResourceOptions(parent=self)
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        key_name = naming.physical_name(args.environment, "key", args.region)
+        key_name = naming.physical_name(args.environment, args.service, args.region)
 
         key = aws.kms.Key(
             f"{name}-cmk",

@@ -75,7 +75,10 @@ def dev_zone_by_id() -> PlanResult:
 
 def dev_zone_by_name() -> PlanResult:
     """dev with the public zone found by name, us-west-2 primary, faster health checks."""
-    dns = {"domain": "Example.COM.", "health_check": {"failure_threshold": 5, "request_interval": 10}}
+    dns = {
+        "domain": "Example.COM.",
+        "health_check": {"failure_threshold": 5, "request_interval": 10},
+    }
     return run("dev", dns=dns, primary_region="us-west-2")
 
 
@@ -111,7 +114,7 @@ def alb_alias(plan: PlanResult, region: str) -> dict[str, Any]:
 
 
 def health_alarms(plan: PlanResult) -> list[Recorded]:
-    return [a for a in plan.of_type(ALARM) if a.inputs["namespace"] == "AWS/Route53"]
+    return [a for a in plan.of_type(ALARM) if a.inputs.get("namespace") == "AWS/Route53"]
 
 
 def providers(plan: PlanResult) -> dict[str, Recorded]:
@@ -220,7 +223,9 @@ def test_each_certificate_is_validated_through_its_own_record(plan_of: Any) -> N
 
 
 def test_listeners_wait_for_validation(prod_plan: PlanResult) -> None:
-    https = [listener for listener in prod_plan.of_type(LISTENER) if listener.name.endswith("-https")]
+    https = [
+        listener for listener in prod_plan.of_type(LISTENER) if listener.name.endswith("-https")
+    ]
     assert sorted(str(listener.region) for listener in https) == ["us-east-1", "us-west-2"]
     for listener in https:
         validation = prod_plan.one(VALIDATION, f"{listener.region}-certificate-validation")
@@ -272,7 +277,9 @@ def test_health_check_settings_come_from_config() -> None:
     }
 
 
-@pytest.mark.parametrize("plan_of", [lambda: planned("prod"), dev_three_regions])
+@pytest.mark.parametrize(
+    "plan_of", [lambda: planned("prod"), dev_three_regions], ids=["prod", "dev-three-regions"]
+)
 def test_an_alarm_per_health_check_to_the_us_east_1_alert_topic(plan_of: Any) -> None:
     plan: PlanResult = plan_of()
     ids = plan.outputs["dns"]["health_check_ids"]
@@ -469,7 +476,9 @@ def test_a_stack_without_us_east_1_gets_one_extra_provider_and_a_global_topic() 
 # --- no domain -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("plan_of", [lambda: planned("dev"), prod_without_domain])
+@pytest.mark.parametrize(
+    "plan_of", [lambda: planned("dev"), prod_without_domain], ids=["dev", "prod-without"]
+)
 def test_no_domain_means_no_dns_certificates_or_edge(plan_of: Any) -> None:
     plan: PlanResult = plan_of()
     assert plan.warnings == []

@@ -1,5 +1,6 @@
-"""The edge: CloudFront serves app.<domain> over HTTPS only, fetches from the failover name
-over HTTPS only, caches nothing, logs to a SecureBucket, and sits behind WAF when enabled."""
+"""The edge, as the real `__main__.py` wires it: CloudFront serves app.<domain> over HTTPS only,
+fetches from the failover name over HTTPS only, caches nothing, logs to a SecureBucket, and sits
+behind WAF when enabled."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pytest
 
 from components.edge import log_delivery_statements
 from tap.offline import MOCK_ACCOUNT_ID, PlanResult, Recorded
-from tests.programs.harness import CLOUDFRONT_ZONE_ID, plan_of
+from tests.conftest import planned
+from tests.test_dns import CREATE, dev_three_regions, dev_zone_by_id, run
 
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 WEB_ACL = "aws:wafv2/webAcl:WebAcl"
@@ -19,16 +21,25 @@ BUCKET = "aws:s3/bucket:Bucket"
 SOURCE = "aws:cloudwatch/logDeliverySource:LogDeliverySource"
 DESTINATION = "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination"
 DELIVERY = "aws:cloudwatch/logDelivery:LogDelivery"
-DNS = {"domain": "example.com", "create_zone": True}
-ON = {"cloudfront_enabled": True, "waf_enabled": True, "log_retention_days": 30}
+CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"  # the one hosted zone of every CloudFront distribution
 # AWS managed policy ids (the same in every account).
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+# Access-log expiry: prod's stack file, and the edge config of dev_three_regions.
+LOG_RETENTION = {"prod": 365, "dev": 30}
 
 
-@pytest.fixture(params=["dev", "prod"])
+def dev_without_waf() -> PlanResult:
+    """dev with CloudFront on, WAF left off, every edge location."""
+    return run(
+        "dev", dns=CREATE, edge={"cloudfront_enabled": True, "price_class": "PriceClass_All"}
+    )
+
+
+@pytest.fixture(params=["prod", "dev"])
 def edge_plan(request: pytest.FixtureRequest) -> PlanResult:
-    return plan_of(request.param, dns=DNS, edge=ON)
+    """The shipped prod stack, and dev with CloudFront + WAF switched on."""
+    return planned("prod") if request.param == "prod" else dev_three_regions()
 
 
 def only(plan: PlanResult, type_: str) -> Recorded:
@@ -116,8 +127,7 @@ def test_price_class_and_no_geo_restriction(edge_plan: PlanResult) -> None:
     cdn = distribution(edge_plan)
     assert cdn["priceClass"] == "PriceClass_100"
     assert cdn["restrictions"] == {"geoRestriction": {"restrictionType": "none"}}
-    other = plan_of("dev", dns=DNS, edge={**ON, "price_class": "PriceClass_All"})
-    assert distribution(other)["priceClass"] == "PriceClass_All"
+    assert distribution(dev_without_waf())["priceClass"] == "PriceClass_All"
 
 
 def test_every_edge_resource_is_in_us_east_1(edge_plan: PlanResult) -> None:
@@ -131,22 +141,23 @@ def test_every_edge_resource_is_in_us_east_1(edge_plan: PlanResult) -> None:
 
 
 def test_app_name_aliases_to_the_distribution(edge_plan: PlanResult) -> None:
-    out = edge_plan.outputs["dns"]
+    dns, edge = edge_plan.outputs["dns"], edge_plan.outputs["edge"]
     aliases = [r for r in edge_plan.of_type(RECORD) if r.inputs["name"] == "app.example.com"]
     assert sorted(r.inputs["type"] for r in aliases) == ["A", "AAAA"]
     for record in aliases:
-        assert record.inputs["zoneId"] == out["zone_id"]
+        assert record.region == "us-east-1"
+        assert record.inputs["zoneId"] == dns["zone_id"]
         assert record.inputs["aliases"] == [
             {
-                "name": out["cloudfront_domain"],
+                "name": edge["domain_name"],
                 "zoneId": CLOUDFRONT_ZONE_ID,
                 "evaluateTargetHealth": False,
             }
         ]
         assert "failoverRoutingPolicies" not in record.inputs
-    assert out["cloudfront_domain"].endswith(".cloudfront.net")
-    assert out["app_url"] == "https://app.example.com"
-    assert out["distribution_id"] == "edge-cdn-id"
+    assert edge["domain_name"].endswith(".cloudfront.net")
+    assert dns["url"] == "https://app.example.com"
+    assert edge["distribution_id"] == f"{only(edge_plan, DISTRIBUTION).name}-id"
 
 
 def test_log_bucket_has_the_secure_bucket_protections(edge_plan: PlanResult) -> None:
@@ -177,7 +188,8 @@ def test_log_bucket_has_the_secure_bucket_protections(edge_plan: PlanResult) -> 
     (lifecycle,) = in_edge(
         edge_plan, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
     )
-    assert lifecycle.inputs["rules"][0]["expiration"] == {"days": 30}
+    expiry = LOG_RETENTION[edge_plan.stack]
+    assert lifecycle.inputs["rules"][0]["expiration"] == {"days": expiry}
 
 
 def test_log_bucket_admits_only_this_accounts_log_delivery(edge_plan: PlanResult) -> None:
@@ -242,24 +254,27 @@ def test_waf_with_the_managed_common_rule_set_in_front(edge_plan: PlanResult) ->
     assert rule["overrideAction"] == {"none": {}}
     assert rule["visibilityConfig"]["cloudwatchMetricsEnabled"] is True
     assert acl.inputs["visibilityConfig"]["sampledRequestsEnabled"] is True
-    arn = edge_plan.outputs["dns"]["web_acl_arn"]
+    arn = edge_plan.outputs["edge"]["web_acl_arn"]
     assert arn.startswith("arn:aws:wafv2:us-east-1:")
     assert distribution(edge_plan)["webAclId"] == arn
 
 
 def test_no_waf_unless_enabled() -> None:
-    plan = plan_of("dev", dns=DNS, edge={"cloudfront_enabled": True})
+    plan = dev_without_waf()
     assert plan.warnings == []
     assert plan.of_type(WEB_ACL) == []
     assert "webAclId" not in distribution(plan)
-    assert plan.outputs["dns"]["web_acl_arn"] is None
+    assert plan.outputs["edge"]["web_acl_arn"] is None
+    assert plan.outputs["edge"]["distribution_id"]
 
 
 def test_no_edge_unless_enabled() -> None:
-    plan = plan_of("dev", dns=DNS, edge={"cloudfront_enabled": False})
+    plan = dev_zone_by_id()  # a domain, CloudFront left off
     assert plan.warnings == []
+    assert "edge" not in plan.outputs and plan.outputs["dns"]
     for type_ in (DISTRIBUTION, WEB_ACL, SOURCE, DESTINATION, DELIVERY):
         assert plan.of_type(type_) == [], type_
     assert not [r for r in plan.of_type(BUCKET) if "edge" in r.name]
+    assert not [r for r in plan.of_type(RECORD) if r.inputs["type"] == "AAAA"]
     names = {r.inputs["domainName"] for r in plan.of_type("aws:acm/certificate:Certificate")}
     assert names == {"app.example.com"}  # the regional ALB certificates only
