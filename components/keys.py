@@ -44,6 +44,10 @@ def key_policy(account_id: str, region: str) -> str:
         "kms:GenerateDataKey*",
         "kms:ReEncrypt*",
     ]
+    autoscaling_role_only = {
+        "StringEquals": {"kms:CallerAccount": account_id},
+        "ArnEquals": {"aws:PrincipalArn": autoscaling_role},
+    }
     return document(
         {
             "Sid": "AccountAdministers",
@@ -76,20 +80,27 @@ def key_policy(account_id: str, region: str) -> str:
             "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
         },
         {
-            # Auto Scaling launches instances whose EBS volumes use this key.
+            # Auto Scaling launches instances whose EBS volumes use this key. Its service-linked
+            # role exists only once the account has had an Auto Scaling group, and KMS rejects a
+            # policy naming a principal that does not exist: so the role is matched by a
+            # condition (conditions are not checked for existence), never named as principal.
             "Sid": "AutoScalingUsesKeyForVolumes",
             "Effect": "Allow",
-            "Principal": {"AWS": autoscaling_role},
+            "Principal": {"AWS": "*"},
             "Action": use,
             "Resource": "*",
+            "Condition": autoscaling_role_only,
         },
         {
             "Sid": "AutoScalingGrantsForVolumes",
             "Effect": "Allow",
-            "Principal": {"AWS": autoscaling_role},
+            "Principal": {"AWS": "*"},
             "Action": "kms:CreateGrant",
             "Resource": "*",
-            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            "Condition": {
+                **autoscaling_role_only,
+                "Bool": {"kms:GrantIsForAWSResource": "true"},
+            },
         },
     )
 

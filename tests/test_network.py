@@ -195,3 +195,20 @@ def test_network_outputs_per_region(stack_plan: PlanResult) -> None:
             assert len(out[f"{tier}_subnet_ids"]) == az_count
         assert out["kms_key_arn"].startswith(f"arn:aws:kms:{region}:")
         assert out["database_route_table_id"] and out["public_route_table_id"]
+
+
+def test_key_policy_names_no_principal_that_may_not_exist_yet(stack_plan: PlanResult) -> None:
+    """KMS rejects a policy naming a missing role: the Auto Scaling service-linked role is
+    only matched by condition (it exists only after the account's first Auto Scaling group)."""
+    for key in inputs_of(stack_plan, "aws:kms/key:Key"):
+        for statement in json.loads(key["policy"])["Statement"]:
+            principal = statement["Principal"]
+            if isinstance(principal, dict) and "AWS" in principal:
+                assert principal["AWS"] == "*" or principal["AWS"].endswith(":root")
+            if principal == {"AWS": "*"}:
+                # A wildcard principal always comes with account and principal conditions.
+                condition = statement["Condition"]
+                assert condition["StringEquals"]["kms:CallerAccount"] == "123456789012"
+                assert "aws:PrincipalArn" in condition.get("ArnEquals", {}) or (
+                    "kms:EncryptionContext:aws:cloudtrail:arn" in condition.get("StringLike", {})
+                )
