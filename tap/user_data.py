@@ -87,13 +87,45 @@ def render_user_data(environment: str, region: str, port: int, log_group_name: s
         cat > /opt/tap/server.py <<'PYEOF'
         {{server}}
         PYEOF
-        # The database tier publishes its endpoint and secret ARN as SSM parameters.
-        : > /etc/tap/app.env
+        # The database tier publishes its endpoint and secret ARN as SSM parameters. They may
+        # not exist yet when the first instances boot (RDS takes longer than the instances),
+        # and they change when a replica is promoted: a timer re-reads them every minute and
+        # restarts the app only when they changed.
+        cat > /opt/tap/refresh-db-env.sh <<'SHEOF'
+        #!/bin/bash
+        set -uo pipefail
+        next=$(mktemp)
         for name in endpoint secret_arn; do
           value=$(aws ssm get-parameter --region {region} --name "{parameter_path}/$name" \\
             --query Parameter.Value --output text 2>/dev/null || true)
-          [ -n "$value" ] && echo "TAP_DB_${{name^^}}=$value" >> /etc/tap/app.env
+          if [ -n "$value" ] && [ "$value" != "None" ]; then
+            echo "TAP_DB_${{name^^}}=$value" >> "$next"
+          fi
         done
+        if ! cmp -s "$next" /etc/tap/app.env; then
+          install -m 0644 "$next" /etc/tap/app.env
+          systemctl try-restart tap-app.service
+        fi
+        rm -f "$next"
+        SHEOF
+        chmod 0755 /opt/tap/refresh-db-env.sh
+        touch /etc/tap/app.env
+        cat > /etc/systemd/system/tap-db-env.service <<'UNITEOF'
+        [Unit]
+        Description=TAP: read the database endpoint and secret ARN from SSM
+        [Service]
+        Type=oneshot
+        ExecStart=/opt/tap/refresh-db-env.sh
+        UNITEOF
+        cat > /etc/systemd/system/tap-db-env.timer <<'UNITEOF'
+        [Unit]
+        Description=TAP: refresh the database settings every minute
+        [Timer]
+        OnBootSec=0
+        OnUnitActiveSec=60
+        [Install]
+        WantedBy=timers.target
+        UNITEOF
         cat > /etc/systemd/system/tap-app.service <<'UNITEOF'
         [Unit]
         Description=TAP application
@@ -110,7 +142,8 @@ def render_user_data(environment: str, region: str, port: int, log_group_name: s
         {{agent}}
         CWEOF
         systemctl daemon-reload
-        systemctl enable --now tap-app.service
+        /opt/tap/refresh-db-env.sh || true
+        systemctl enable --now tap-app.service tap-db-env.timer
         /opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 \\
           -s -c file:/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json
         """

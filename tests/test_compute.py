@@ -390,3 +390,50 @@ def test_names_fit_for_long_environment_and_region(run_config: Callable[..., Pla
         assert len(role.inputs["name"]) <= 64
     names = [r.inputs["name"] for r in plan.of_type(ALB) + plan.of_type(TG)]
     assert len(names) == len(set(names))
+
+
+def test_database_settings_refresh_restarts_the_app_only_on_change(tmp_path) -> None:
+    """Run the user data's refresh script for real, with fake `aws` and `systemctl`."""
+    import os
+    import re
+    import stat
+    import subprocess
+
+    script = render_user_data("dev", "us-east-1", 8080, "/tap/dev/us-east-1/app")
+    body = re.search(r"<<'SHEOF'\n(.*?)\nSHEOF", script, re.S).group(1)
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "app.env").write_text("")
+    refresh = tmp_path / "refresh.sh"
+    refresh.write_text(body.replace("/etc/tap/", f"{etc}/"))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    calls = tmp_path / "systemctl.log"
+    fakes = {
+        # Answers from files named after the parameter; nothing (exit 255) when absent.
+        "aws": f'n="${{6##*/}}"; [ -f "{answers}/$n" ] && cat "{answers}/$n" || exit 255\n',
+        "systemctl": f'echo "$@" >> "{calls}"\n',
+    }
+    for name, text in fakes.items():
+        path = bin_dir / name
+        path.write_text("#!/bin/bash\n" + text)
+        path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+
+    def run() -> None:
+        subprocess.run(["bash", str(refresh)], env=env, check=True, timeout=30)
+
+    run()  # parameters not published yet: nothing written, app not restarted
+    assert (etc / "app.env").read_text() == "" and not calls.exists()
+    (answers / "endpoint").write_text("db.example:5432")
+    (answers / "secret_arn").write_text("arn:aws:secretsmanager:us-east-1:1:secret:x")
+    run()
+    assert (etc / "app.env").read_text().splitlines() == [
+        "TAP_DB_ENDPOINT=db.example:5432",
+        "TAP_DB_SECRET_ARN=arn:aws:secretsmanager:us-east-1:1:secret:x",
+    ]
+    assert calls.read_text().splitlines() == ["try-restart tap-app.service"]
+    run()  # unchanged: no second restart
+    assert calls.read_text().splitlines() == ["try-restart tap-app.service"]
