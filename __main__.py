@@ -152,6 +152,7 @@ for region in sorted(config.regions, key=lambda r: r.name != config.primary_regi
                 vpc_id=network.vpc_id,
                 subnet_id=network.public_subnet_ids[0],
                 ssh_cidr=bastion.ssh_cidr,
+                vpc_cidr=region.cidr,
                 key_name=bastion.key_name,
                 kms_key_arn=key.key_arn,
                 tags=tags,

@@ -58,7 +58,13 @@ class AlertTopic(pulumi.ComponentResource):
                     "Principal": {"Service": "cloudwatch.amazonaws.com"},
                     "Action": "sns:Publish",
                     "Resource": arn,
-                    "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+                    # Only alarms of this account and this region (confused-deputy guard).
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": account},
+                        "ArnLike": {
+                            "aws:SourceArn": f"arn:aws:cloudwatch:{args.region}:{account}:alarm:*"
+                        },
+                    },
                 },
                 {
                     "Sid": "DenyInsecureTransport",

@@ -65,6 +65,7 @@ def trail_key_policy(account: str, arn: str) -> str:
             "Principal": {"Service": "cloudtrail.amazonaws.com"},
             "Action": "kms:DescribeKey",
             "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceArn": arn}},
         },
         {
             "Sid": "AccountReadsLogs",

@@ -28,6 +28,8 @@ class BastionArgs:
     """A public subnet."""
     ssh_cidr: str
     """The only source admitted on port 22; never the whole internet."""
+    vpc_cidr: str
+    """The VPC's range: where the bastion may connect onward."""
     key_name: str
     """Existing EC2 key pair."""
     kms_key_arn: pulumi.Input[str]
@@ -52,7 +54,8 @@ class Bastion(pulumi.ComponentResource):
         group = aws.ec2.SecurityGroup(
             f"{name}-sg",
             name=label,
-            description=f"Bastion: SSH from {args.ssh_cidr} only",
+            # Static: a description change replaces the group, which fails while in use.
+            description="Bastion: SSH from the configured operators' range only",
             vpc_id=args.vpc_id,
             tags=name_tag(label),
             opts=child,
@@ -68,15 +71,23 @@ class Bastion(pulumi.ComponentResource):
             tags=name_tag(f"{label}-ssh-in"),
             opts=child,
         )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-all-out",
-            security_group_id=group.id,
-            ip_protocol="-1",
-            cidr_ipv4="0.0.0.0/0",
-            description="Onward connections into the VPC and updates",
-            tags=name_tag(f"{label}-out"),
-            opts=child,
-        )
+        # Out: SSH and PostgreSQL into the VPC (the hops a bastion exists for), HTTPS for updates.
+        for rule, (port, cidr) in {
+            "ssh-vpc": (22, args.vpc_cidr),
+            "postgres-vpc": (5432, args.vpc_cidr),
+            "https-out": (443, "0.0.0.0/0"),
+        }.items():
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-{rule}",
+                security_group_id=group.id,
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                cidr_ipv4=cidr,
+                description=f"tcp/{port} to {cidr}",
+                tags=name_tag(f"{label}-{rule}"),
+                opts=child,
+            )
         template = aws.ec2.LaunchTemplate(
             f"{name}-lt",
             name=label,

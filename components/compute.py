@@ -477,10 +477,11 @@ class Compute(pulumi.ComponentResource):
             ),
             enabled_metrics=list(ASG_METRICS),
             metrics_granularity="1Minute",
+            # Provider default tags never reach a group: carry the stack's tags explicitly
+            # (instances get theirs from the launch template, hence no propagation).
             tags=[
-                aws.autoscaling.GroupTagArgs(
-                    key="Name", value=self._label("app-asg"), propagate_at_launch=False
-                )
+                aws.autoscaling.GroupTagArgs(key=key, value=value, propagate_at_launch=False)
+                for key, value in sorted({**args.tags, **name_tag(self._label("app-asg"))}.items())
             ],
             # Scaling owns the desired capacity after creation; a later `pulumi up` must not
             # snap it back to the configured starting value.

@@ -170,7 +170,10 @@ class Database(pulumi.ComponentResource):
             performance_insights_retention_period=7 if args.performance_insights else None,
             deletion_protection=args.protected,
             copy_tags_to_snapshot=True,
-            auto_minor_version_upgrade=True,
+            # With a major version only ("16"), RDS applies minor upgrades and the program
+            # follows; a pinned minor ("16.4") turns them off, or the next `up` would try to
+            # downgrade what AWS upgraded.
+            auto_minor_version_upgrade="." not in args.engine_version,
             # Outside prod, changes apply now; prod waits for its maintenance window.
             apply_immediately=not args.protected,
             ca_cert_identifier="rds-ca-rsa2048-g1",
@@ -194,6 +197,9 @@ class Database(pulumi.ComponentResource):
                 f"{name}-primary",
                 engine="postgres",
                 engine_version=args.engine_version,
+                # A major bump in config ("16" -> "17") is a deliberate upgrade: allow it (prod
+                # still waits for its maintenance window).
+                allow_major_version_upgrade=True,
                 allocated_storage=args.allocated_storage,
                 db_name="tap",
                 username="tap_admin",

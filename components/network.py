@@ -66,7 +66,10 @@ class Network(pulumi.ComponentResource):
             opts=child,
         )
         azs = aws.get_availability_zones_output(
-            state="available", opts=pulumi.InvokeOutputOptions(parent=self)
+            state="available",
+            # use1-az3 is a constrained zone without most current instance families.
+            exclude_zone_ids=["use1-az3"],
+            opts=pulumi.InvokeOutputOptions(parent=self),
         )
 
         def zone(index: int) -> pulumi.Output[str]:

@@ -371,11 +371,12 @@ class DatabaseConfig(_Strict):
 
     @model_validator(mode="after")
     def _storage(self) -> DatabaseConfig:
-        if self.max_allocated_storage < self.allocated_storage:
+        # Storage autoscaling needs a ceiling above the starting size.
+        if self.max_allocated_storage <= self.allocated_storage:
             raise KeyProblem(
                 "max_allocated_storage",
                 self.max_allocated_storage,
-                f"must be at least allocated_storage {self.allocated_storage}",
+                f"must be above allocated_storage {self.allocated_storage}",
             )
         return self
 
@@ -434,6 +435,13 @@ class AuditConfig(_Strict):
 
     @model_validator(mode="after")
     def _order(self) -> AuditConfig:
+        # S3 wants objects 30 days in STANDARD_IA before a lifecycle rule moves them on.
+        if self.transition_glacier_days < self.transition_ia_days + 30:
+            raise KeyProblem(
+                "transition_glacier_days",
+                self.transition_glacier_days,
+                f"must be at least transition_ia_days + 30 ({self.transition_ia_days + 30})",
+            )
         if not self.transition_ia_days < self.transition_glacier_days < self.expiration_days:
             raise KeyProblem(
                 "expiration_days",

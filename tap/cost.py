@@ -328,7 +328,9 @@ PRICERS: Mapping[str, Pricer] = {
     "aws:route53/healthCheck:HealthCheck": _health_check,
     "aws:route53/zone:Zone": _monthly("hosted zone", prices.HOSTED_ZONE_MONTH),
     "aws:cloudtrail/trail:Trail": _monthly(
-        "trail (first copy of management events is free)", prices.TRAIL_MONTH
+        "trail (the account's first copy of management events is free; a second stack's "
+        "trail in the same account is billed per event)",
+        prices.TRAIL_MONTH,
     ),
     "aws:cloudfront/distribution:Distribution": _monthly(
         "distribution (no base fee; usage excluded)", prices.CLOUDFRONT_MONTH

@@ -119,3 +119,11 @@ def test_lifecycle_order_is_checked(run_config: Callable[..., PlanResult]) -> No
             "dev",
             audit={"transition_ia_days": 30, "transition_glacier_days": 90, "expiration_days": 60},
         )
+
+
+def test_glacier_waits_thirty_days_after_standard_ia(run_config: Callable[..., PlanResult]) -> None:
+    with pytest.raises(pulumi.RunError, match=r"tap:audit\.transition_glacier_days = 45"):
+        run_config(
+            "dev",
+            audit={"transition_ia_days": 30, "transition_glacier_days": 45, "expiration_days": 90},
+        )

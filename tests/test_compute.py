@@ -437,3 +437,22 @@ def test_database_settings_refresh_restarts_the_app_only_on_change(tmp_path) -> 
     assert calls.read_text().splitlines() == ["try-restart tap-app.service"]
     run()  # unchanged: no second restart
     assert calls.read_text().splitlines() == ["try-restart tap-app.service"]
+
+
+def test_bastion_egress_is_limited(run_config: Callable[..., PlanResult]) -> None:
+    plan = run_config(
+        "dev",
+        compute={"bastion": {"enabled": True, "ssh_cidr": "198.51.100.0/24", "key_name": "ops"}},
+    )
+    groups = {
+        r.name + "-id"
+        for r in plan.of_type("aws:ec2/securityGroup:SecurityGroup")
+        if "bastion" in r.name
+    }
+    for region, vpc in (("us-east-1", "10.10.0.0/16"), ("us-west-2", "10.11.0.0/16")):
+        egress = {
+            (r["fromPort"], r["cidrIpv4"])
+            for r in inputs_of(plan, EGRESS, region)
+            if r["securityGroupId"] in groups
+        }
+        assert egress == {(22, vpc), (5432, vpc), (443, "0.0.0.0/0")}

@@ -242,3 +242,13 @@ def test_database_config_errors(
 
 def test_engine_family() -> None:
     assert engine_family("16") == "postgres16" and engine_family("17.2") == "postgres17"
+
+
+@pytest.mark.parametrize(("version", "auto_minor"), [("16", True), ("16.4", False), ("17", True)])
+def test_minor_upgrades_only_when_no_minor_is_pinned(
+    run_config: Callable[..., PlanResult], version: str, auto_minor: bool
+) -> None:
+    db = primary(run_config("dev", database={"engine_version": version}))
+    assert db["autoMinorVersionUpgrade"] is auto_minor
+    assert db["allowMajorVersionUpgrade"] is True
+    assert db["engineVersion"] == version

@@ -160,3 +160,19 @@ def test_no_emails_means_no_subscriptions(run_config: Callable[..., PlanResult])
     plan = run_config("dev", alerts={"emails": []})
     assert plan.of_type("aws:sns/topicSubscription:TopicSubscription") == []
     assert len(plan.of_type(TOPIC)) == 2
+
+
+def test_alarm_publishing_is_limited_to_this_regions_alarms(stack_plan: PlanResult) -> None:
+    for region in regions_of(stack_plan):
+        (policy,) = inputs_of(stack_plan, "aws:sns/topicPolicy:TopicPolicy", region)
+        publish = json.loads(policy["policy"])["Statement"][0]
+        assert publish["Condition"]["ArnLike"]["aws:SourceArn"] == (
+            f"arn:aws:cloudwatch:{region}:123456789012:alarm:*"
+        )
+
+
+def test_auto_scaling_group_carries_the_cost_tags(stack_plan: PlanResult) -> None:
+    for group in inputs_of(stack_plan, "aws:autoscaling/group:Group"):
+        tags = {t["key"]: t for t in group["tags"]}
+        assert {"Environment", "Project", "Owner", "CostCenter", "Name"} <= set(tags)
+        assert not any(t["propagateAtLaunch"] for t in tags.values())
