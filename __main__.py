@@ -162,6 +162,8 @@ for region in sorted(config.regions, key=lambda r: r.name != config.primary_regi
         )
 
     is_primary = region.name == config.primary_region
+    # A promoted replica is the writable database of the stack until the region flips back.
+    is_writable = is_primary or region.name in database_config.promoted_regions
     database: Database | None = None
     if is_primary or database_config.replicas_enabled:
         database = Database(
@@ -183,7 +185,7 @@ for region in sorted(config.regions, key=lambda r: r.name != config.primary_regi
                 ),
                 allocated_storage=database_config.allocated_storage,
                 max_allocated_storage=database_config.max_allocated_storage,
-                multi_az=database_config.multi_az if is_primary else False,
+                multi_az=database_config.multi_az if is_writable else False,
                 backup_retention_days=database_config.backup_retention_days,
                 backup_window=database_config.backup_window,
                 maintenance_window=database_config.maintenance_window,
@@ -197,6 +199,7 @@ for region in sorted(config.regions, key=lambda r: r.name != config.primary_regi
                     None if primary_database is None else primary_database.db_secret_kms_key_arn
                 ),
                 secret_region=config.primary_region,
+                promoted=region.name in database_config.promoted_regions,
             ),
             opts=in_region,
         )
@@ -259,7 +262,7 @@ for region in sorted(config.regions, key=lambda r: r.name != config.primary_regi
                 "db_address": database.db_address,
                 "db_port": database.db_port,
                 "db_is_replica": database.is_replica,
-                "db_multi_az": database_config.multi_az and is_primary,
+                "db_multi_az": database_config.multi_az and is_writable,
                 "db_secret_arn": None if database.is_replica else database.db_secret_arn,
             }
             if database
@@ -317,7 +320,9 @@ if dns is not None:
             environment=config.environment,
             zone_id=zone.zone_id,
             record_fqdn=failover_fqdn,
-            primary_region=config.primary_region,
+            # After a DR promotion, traffic stays with the promoted database's region even when
+            # the old primary region comes back (its database is stale by then).
+            primary_region=config.active_region,
             endpoints=endpoints,
             failure_threshold=dns.health_check.failure_threshold,
             request_interval=dns.health_check.request_interval,

@@ -74,6 +74,19 @@ class DatabaseArgs:
     """For a replica: the key of the primary's secret."""
     secret_region: str | None = None
     """For a replica: the region of the primary's secret."""
+    promoted: bool = False
+    """A former DR replica promoted to a standalone, writable database (the DR runbook): it
+    keeps the replica's resource and identifier, so nothing is replaced, and gets its own
+    AWS-managed password."""
+
+
+def _secret_arn_of(instance: aws.rds.Instance) -> pulumi.Output[str]:
+    """ARN of the secret RDS created for the instance's master password."""
+    return instance.master_user_secrets.apply(
+        lambda secrets: (
+            secrets[0]["secret_arn"] if isinstance(secrets[0], dict) else secrets[0].secret_arn
+        )
+    )
 
 
 def engine_family(engine_version: str) -> str:
@@ -99,10 +112,10 @@ class Database(pulumi.ComponentResource):
         check_retention(args.log_retention_days)
         self._name, self._args = name, args
         self._child = pulumi.ResourceOptions(parent=self)
-        is_replica = args.replicate_from is not None
+        is_replica = args.replicate_from is not None and not args.promoted
         identifier = naming.physical_name(
             args.environment,
-            "db-replica" if is_replica else "db",
+            "db-replica" if args.replicate_from is not None else "db",
             args.region,
             naming.DB_IDENTIFIER,
         )
@@ -192,6 +205,22 @@ class Database(pulumi.ComponentResource):
             secret_arn = pulumi.Output.from_input(args.secret_arn)
             secret_key = pulumi.Output.from_input(args.secret_kms_key_arn or args.kms_key_arn)
             secret_region = args.secret_region or args.region
+        elif args.promoted:
+            # Same logical name and identifier as the replica it was: the program adopts the
+            # promoted instance (dropping replicate_source_db promotes it, should that not have
+            # been done by hand yet). Engine, user and database name come from the old primary.
+            instance = aws.rds.Instance(
+                f"{name}-replica",
+                manage_master_user_password=True,
+                master_user_secret_kms_key_id=args.kms_key_arn,
+                skip_final_snapshot=not args.protected,
+                final_snapshot_identifier=f"{identifier}-final" if args.protected else None,
+                **common,
+                opts=instance_opts,
+            )
+            secret_arn = _secret_arn_of(instance)
+            secret_key = pulumi.Output.from_input(args.kms_key_arn)
+            secret_region = args.region
         else:
             instance = aws.rds.Instance(
                 f"{name}-primary",
@@ -211,13 +240,7 @@ class Database(pulumi.ComponentResource):
                 **common,
                 opts=instance_opts,
             )
-            secret_arn = instance.master_user_secrets.apply(
-                lambda secrets: (
-                    secrets[0]["secret_arn"]
-                    if isinstance(secrets[0], dict)
-                    else secrets[0].secret_arn
-                )
-            )
+            secret_arn = _secret_arn_of(instance)
             secret_key = pulumi.Output.from_input(args.kms_key_arn)
             secret_region = args.region
 

@@ -324,6 +324,9 @@ class DatabaseConfig(_Strict):
     performance_insights: bool = Field(default=False, description="Performance Insights.")
     replicas_enabled: bool = Field(default=True, description="Read replica in each secondary.")
     replica_instance_class: str | None = Field(default=None, description="Default: same class.")
+    promoted_regions: tuple[str, ...] = Field(
+        default=(), description="Secondaries whose replica was promoted (DR runbook)."
+    )
     log_retention_days: int = Field(default=30, description="Retention of exported DB logs.")
 
     @field_validator("engine_version")
@@ -595,6 +598,13 @@ class StackConfig(_Strict):
             raise KeyProblem(
                 "edge.cloudfront_enabled", True, "needs tap:dns (CloudFront serves the domain)"
             )
+        for index, region in enumerate(self.database.promoted_regions):
+            if region not in self.secondary_regions or not self.database.replicas_enabled:
+                raise KeyProblem(
+                    f"database.promoted_regions[{index}]",
+                    region,
+                    "must be a secondary region with a DR replica (replicas_enabled)",
+                )
         if self.is_production:
             for key, holds, message in _PROD_DATABASE_RULES:
                 if not holds(self.database):
@@ -614,6 +624,12 @@ class StackConfig(_Strict):
     @property
     def secondary_regions(self) -> tuple[str, ...]:
         return tuple(r.name for r in self.regions if r.name != self.primary_region)
+
+    @property
+    def active_region(self) -> str:
+        """Where writes go and failover points first: the primary, or the promoted replica."""
+        promoted = self.database.promoted_regions
+        return promoted[0] if promoted else self.primary_region
 
     @property
     def is_production(self) -> bool:

@@ -11,7 +11,7 @@ import pytest
 
 from components.database import engine_family
 from tap.offline import PlanResult
-from tests.conftest import inputs_of
+from tests.conftest import inputs_of, planned
 
 RDS = "aws:rds/instance:Instance"
 SECRET_WORDS = ("password", "passwd", "secret_string", "secretstring")
@@ -252,3 +252,49 @@ def test_minor_upgrades_only_when_no_minor_is_pinned(
     assert db["autoMinorVersionUpgrade"] is auto_minor
     assert db["allowMajorVersionUpgrade"] is True
     assert db["engineVersion"] == version
+
+
+def test_a_promoted_replica_is_adopted_not_replaced(run_config: Callable[..., PlanResult]) -> None:
+    """The DR runbook's last step: the program takes over the promoted database as it is."""
+    before = planned("prod")
+    after = run_config("prod", database={"promoted_regions": ["us-west-2"]})
+    old = before.one(RDS, "us-west-2-database-replica").inputs
+    new = after.one(RDS, "us-west-2-database-replica").inputs
+    assert new["identifier"] == old["identifier"] == "prod-db-replica-us-west-2"
+    assert "replicateSourceDb" not in new  # standalone and writable
+    assert new["manageMasterUserPassword"] is True
+    assert new["masterUserSecretKmsKeyId"] == new["kmsKeyId"]  # its own region's key
+    assert new["multiAz"] is True and new["deletionProtection"] is True
+    assert "username" not in new and "engine" not in new  # forced-new on an existing instance
+    west = after.outputs["regions"]["us-west-2"]
+    assert west["db_is_replica"] is False
+    assert west["db_secret_arn"].startswith("arn:aws:secretsmanager:us-west-2:")
+    # The app of us-west-2 now reads its own region's secret.
+    params = {
+        p["name"].rsplit("/", 1)[-1]: p["value"]
+        for p in inputs_of(after, "aws:ssm/parameter:Parameter", "us-west-2")
+    }
+    assert params["secret_arn"] == west["db_secret_arn"]
+    # Failover keeps traffic on the promoted side even when us-east-1 comes back.
+    policies = {
+        r.inputs["failoverRoutingPolicies"][0]["type"]: r.inputs["aliases"][0]["name"]
+        for r in after.of_type("aws:route53/record:Record")
+        if "failoverRoutingPolicies" in r.inputs
+    }
+    assert policies["PRIMARY"] == west["alb_dns_name"]
+    # The old primary is left alone: same resource, same inputs.
+    assert after.one(RDS, "us-east-1-database-primary").inputs == primary(before)
+
+
+@pytest.mark.parametrize(
+    ("database", "region"),
+    [
+        ({"promoted_regions": ["us-east-1"]}, "us-east-1"),
+        ({"promoted_regions": ["eu-west-1"]}, "eu-west-1"),
+    ],
+)
+def test_only_a_secondary_with_a_replica_can_be_promoted(
+    run_config: Callable[..., PlanResult], database: dict, region: str
+) -> None:
+    with pytest.raises(pulumi.RunError, match=rf'promoted_regions\[0\] = "{region}"'):
+        run_config("prod", database=database)
