@@ -134,6 +134,8 @@ for region in sorted(config.regions, key=lambda r: r.name != config.primary_regi
             certificate_arn=certificate_arn,
             log_retention_days=compute_config.log_retention_days,
             alb_log_retention_days=compute_config.alb_log_retention_days,
+            edge_only=config.edge.cloudfront_enabled,
+            route53_health_checks=dns is not None,
         ),
         opts=in_region,
     )

@@ -139,6 +139,12 @@ class ComputeArgs:
     """Retention of the app log group."""
     alb_log_retention_days: int = 90
     """Expiry of ALB access logs."""
+    edge_only: bool = False
+    """CloudFront is in front: the ALB admits only CloudFront's origin-facing addresses (and
+    the Route53 health checkers), so nobody can bypass the edge and its WAF."""
+    route53_health_checks: bool = False
+    """Route53 health-checks this ALB: admit the health checkers on 443 whatever else is
+    allowed."""
 
 
 class Compute(pulumi.ComponentResource):
@@ -158,6 +164,7 @@ class Compute(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self)
 
         alb_sg, app_sg = self._security_groups()
+        alb_groups = [alb_sg.id, *self._managed_source_groups()]
         logs = SecureBucket(
             f"{name}-alb-logs",
             SecureBucketArgs(
@@ -177,7 +184,7 @@ class Compute(pulumi.ComponentResource):
             load_balancer_type="application",
             internal=False,
             subnets=args.public_subnet_ids,
-            security_groups=[alb_sg.id],
+            security_groups=alb_groups,
             drop_invalid_header_fields=True,
             enable_deletion_protection=args.is_production,
             access_logs=aws.lb.LoadBalancerAccessLogsArgs(
@@ -252,6 +259,43 @@ class Compute(pulumi.ComponentResource):
     def _label(self, service: str, limit: int = naming.DEFAULT_LIMIT) -> str:
         return naming.physical_name(self._args.environment, service, self._args.region, limit)
 
+    def _managed_source_groups(self) -> list[pulumi.Output[str]]:
+        """One group per AWS-managed prefix list admitted on 443: CloudFront's origin-facing
+        list weighs 55 rules and the health checkers' 25, more than the 60 rules one group
+        holds, hence a group each."""
+        args = self._args
+        sources = []
+        if args.edge_only:
+            sources.append(("edge", "com.amazonaws.global.cloudfront.origin-facing"))
+        if args.route53_health_checks:
+            sources.append(("health", f"com.amazonaws.{args.region}.route53-healthchecks"))
+        groups = []
+        for key, list_name in sources:
+            prefix_list = aws.ec2.get_managed_prefix_list_output(
+                name=list_name, opts=pulumi.InvokeOutputOptions(parent=self)
+            )
+            group = aws.ec2.SecurityGroup(
+                f"{self._name}-alb-{key}-sg",
+                name=self._label(f"alb-{key}-sg"),
+                description=f"ALB: HTTPS from {list_name}",
+                vpc_id=args.vpc_id,
+                tags=name_tag(self._label(f"alb-{key}-sg")),
+                opts=self._child,
+            )
+            aws.vpc.SecurityGroupIngressRule(
+                f"{self._name}-alb-{key}-in",
+                security_group_id=group.id,
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                prefix_list_id=prefix_list.id,
+                description=f"HTTPS from {list_name}",
+                tags=name_tag(self._label(f"alb-{key}-in")),
+                opts=self._child,
+            )
+            groups.append(group.id)
+        return groups
+
     def _security_groups(self) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
         name, args = self._name, self._args
         alb_sg = aws.ec2.SecurityGroup(
@@ -272,7 +316,7 @@ class Compute(pulumi.ComponentResource):
         )
         # Rules are separate resources so the database tier can add its own egress rule to
         # the app group without the two fighting over an inline rule list.
-        for port in (80, 443):
+        for port in () if args.edge_only else (80, 443):
             for index, cidr in enumerate(args.allowed_cidrs):
                 aws.vpc.SecurityGroupIngressRule(
                     f"{name}-alb-in-{port}-{index}",

@@ -277,6 +277,16 @@ _LOOKUPS: dict[str, Callable[[str, dict], dict]] = {
         }.get(args.get("name", ""), "00000000-0000-0000-0000-000000000000"),
         "name": args.get("name", ""),
     },
+    "aws:ec2/getManagedPrefixList:getManagedPrefixList": lambda region, args: {
+        "id": f"pl-{_digest(args.get('name', ''))[:17]}",
+        "name": args.get("name", ""),
+        "arn": _arn("ec2", region, f"prefix-list/pl-{_digest(args.get('name', ''))[:17]}"),
+        "addressFamily": "IPv4",
+        "maxEntries": 55,
+        "entries": [],
+        "ownerId": "AWS",
+        "version": 1,
+    },
     "aws:index/getRegion:getRegion": lambda region, _a: {
         "name": region,
         "region": region,

@@ -456,3 +456,33 @@ def test_bastion_egress_is_limited(run_config: Callable[..., PlanResult]) -> Non
             if r["securityGroupId"] in groups
         }
         assert egress == {(22, vpc), (5432, vpc), (443, "0.0.0.0/0")}
+
+
+def test_behind_cloudfront_the_alb_admits_only_the_edge_and_health_checkers(
+    prod_plan: PlanResult,
+) -> None:
+    """Nobody can bypass CloudFront and its WAF by calling the ALB directly."""
+    for region in regions_of(prod_plan):
+        (alb,) = inputs_of(prod_plan, ALB, region)
+        groups = {
+            g.name + "-id": g for g in prod_plan.of_type("aws:ec2/securityGroup:SecurityGroup")
+        }
+        rules = [
+            r
+            for r in inputs_of(prod_plan, INGRESS, region)
+            if r["securityGroupId"] in alb["securityGroups"]
+        ]
+        assert not any("cidrIpv4" in r for r in rules)
+        assert sorted((r["fromPort"], r["description"]) for r in rules) == [
+            (443, "HTTPS from com.amazonaws.global.cloudfront.origin-facing"),
+            (443, f"HTTPS from com.amazonaws.{region}.route53-healthchecks"),
+        ]
+        # A group per prefix list: their weights (55 + 25) exceed one group's 60 rules.
+        assert len({r["securityGroupId"] for r in rules}) == 2
+        assert all(r["prefixListId"].startswith("pl-") for r in rules)
+        assert all(groups[g].region == region for g in alb["securityGroups"])
+
+
+def test_without_cloudfront_the_allowed_cidrs_reach_the_alb(dev_plan: PlanResult) -> None:
+    (alb,) = inputs_of(dev_plan, ALB, "us-east-1")
+    assert alb["securityGroups"] == ["us-east-1-compute-alb-sg-id"]
