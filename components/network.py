@@ -14,6 +14,16 @@ from tap.policy_doc import assume_role, document
 from tap.tags import name_tag
 
 NAT_STRATEGIES = ("one_per_az", "single", "none")
+# Without NAT, private instances still need these AWS APIs: Session Manager, CloudWatch agent
+# (logs, metrics), and the database secret.
+NO_NAT_INTERFACE_ENDPOINTS = (
+    "ec2messages",
+    "logs",
+    "monitoring",
+    "secretsmanager",
+    "ssm",
+    "ssmmessages",
+)
 
 
 @dataclass(frozen=True)
@@ -182,6 +192,9 @@ class Network(pulumi.ComponentResource):
             opts=child,
         )
 
+        if nat_count == 0:
+            self._interface_endpoints(name, args, vpc.id, subnets["private"], label)
+
         # The default security group is attached to anything launched without one: empty it.
         aws.ec2.DefaultSecurityGroup(
             f"{name}-default-sg",
@@ -216,6 +229,48 @@ class Network(pulumi.ComponentResource):
                 "kms_key_arn": self.kms_key_arn,
             }
         )
+
+    def _interface_endpoints(
+        self,
+        name: str,
+        args: NetworkArgs,
+        vpc_id: pulumi.Output[str],
+        private_subnets: list[aws.ec2.Subnet],
+        label,
+    ) -> None:
+        """Private endpoints for the AWS APIs the instances use, when there is no NAT."""
+        child = pulumi.ResourceOptions(parent=self)
+        group = aws.ec2.SecurityGroup(
+            f"{name}-endpoints-sg",
+            name=label("endpoints-sg"),
+            description="Interface endpoints: HTTPS from inside the VPC",
+            vpc_id=vpc_id,
+            tags=name_tag(label("endpoints-sg")),
+            opts=child,
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-endpoints-https-in",
+            security_group_id=group.id,
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            cidr_ipv4=args.vpc_cidr,
+            description="HTTPS from the VPC",
+            tags=name_tag(label("endpoints-https-in")),
+            opts=child,
+        )
+        for service in NO_NAT_INTERFACE_ENDPOINTS:
+            aws.ec2.VpcEndpoint(
+                f"{name}-{service}-endpoint",
+                vpc_id=vpc_id,
+                service_name=f"com.amazonaws.{args.region}.{service}",
+                vpc_endpoint_type="Interface",
+                private_dns_enabled=True,
+                subnet_ids=[s.id for s in private_subnets],
+                security_group_ids=[group.id],
+                tags=name_tag(label(f"{service}-endpoint")),
+                opts=child,
+            )
 
     def _flow_logs(self, name: str, args: NetworkArgs, vpc_id: pulumi.Output[str], label) -> None:
         child = pulumi.ResourceOptions(parent=self)

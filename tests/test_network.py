@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from tap.offline import PlanResult
-from tests.conftest import inputs_of
+from tests.conftest import inputs_of, planned
 
 SUBNET = "aws:ec2/subnet:Subnet"
 NAT = "aws:ec2/natGateway:NatGateway"
@@ -212,3 +212,34 @@ def test_key_policy_names_no_principal_that_may_not_exist_yet(stack_plan: PlanRe
                 assert "aws:PrincipalArn" in condition.get("ArnEquals", {}) or (
                     "kms:EncryptionContext:aws:cloudtrail:arn" in condition.get("StringLike", {})
                 )
+
+
+def test_without_nat_the_instances_reach_aws_apis_through_endpoints(
+    run_config: Callable[..., PlanResult],
+) -> None:
+    plan = run_config("dev", network={"nat_strategy": "none"})
+    for region in ("us-east-1", "us-west-2"):
+        endpoints = [
+            e
+            for e in inputs_of(plan, "aws:ec2/vpcEndpoint:VpcEndpoint", region)
+            if e["vpcEndpointType"] == "Interface"
+        ]
+        services = sorted(e["serviceName"].rsplit(".", 1)[-1] for e in endpoints)
+        assert services == [
+            "ec2messages",
+            "logs",
+            "monitoring",
+            "secretsmanager",
+            "ssm",
+            "ssmmessages",
+        ]
+        private = plan.outputs["regions"][region]["private_subnet_ids"]
+        assert all(
+            e["privateDnsEnabled"] and sorted(e["subnetIds"]) == sorted(private) for e in endpoints
+        )
+    # With a NAT gateway they are not needed (and not paid for).
+    assert not [
+        e
+        for e in inputs_of(planned("dev"), "aws:ec2/vpcEndpoint:VpcEndpoint")
+        if e["vpcEndpointType"] == "Interface"
+    ]
