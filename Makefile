@@ -16,7 +16,7 @@ plan: $(BIN)/.installed
 	$(BIN)/python deploy.py plan --stack $(STACK)
 
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

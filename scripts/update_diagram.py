@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tap import diagram  # noqa: E402
-from tap.offline import run_program  # noqa: E402
+from tap.offline import PlanResult, run_program  # noqa: E402
 from tap.plan import judge  # noqa: E402
 
 README = ROOT / "README.md"
@@ -24,9 +24,9 @@ DOC = ROOT / "docs" / "prod-diagram.md"
 START, END = "<!-- prod-diagram:start -->", "<!-- prod-diagram:end -->"
 
 
-def expected() -> tuple[str, str]:
+def expected(plan: PlanResult | None = None) -> tuple[str, str]:
     """(docs/prod-diagram.md text, README.md text) as they should be."""
-    document = diagram.markdown("prod", judge(run_program("prod")).diagram())
+    document = diagram.markdown("prod", judge(plan or run_program("prod")).diagram())
     chart = re.search(r"```mermaid\n.*?```\n", document, re.S).group(0)
     readme = README.read_text()
     block = f"{START}\n{chart}{END}"
