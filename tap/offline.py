@@ -109,7 +109,7 @@ def _arn(service: str, region: str | None, resource: str) -> str:
 
 
 # Outputs the engine would compute and the program reads back (ARNs, ids, DNS names).
-def _computed_state(type_: str, name: str, region: str | None, inputs: dict[str, Any]) -> dict:
+def computed_state(type_: str, name: str, region: str | None, inputs: dict[str, Any]) -> dict:
     module, _, kind = type_.removeprefix("aws:").partition(":")
     service = module.split("/")[0]
     state: dict[str, Any] = {"arn": _arn(service, region, f"{kind.lower()}/{name}")}
@@ -215,7 +215,7 @@ class RecordingMocks(pulumi_mocks.Mocks):
         if args.typ == PROVIDER_TYPE:
             return f"{args.name}-provider-id", dict(args.inputs)
         region = self.region_of(args.provider)
-        state = {**args.inputs, **_computed_state(args.typ, args.name, region, args.inputs)}
+        state = {**args.inputs, **computed_state(args.typ, args.name, region, args.inputs)}
         return f"{args.name}-id", state
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list]:

@@ -25,7 +25,7 @@ from tap.offline import (
     OfflineError,
     PlanResult,
     Recorded,
-    _computed_state,
+    computed_state,
     run_program,
 )
 
@@ -104,10 +104,10 @@ def component_label(component: Recorded | None) -> str:
 def handles(resource: Recorded) -> frozenset[str]:
     """What another resource's input holds when it refers to `resource` in the mocked run.
 
-    The mocks answer `<name>-id` for ids and compute ARNs (tap.offline._computed_state);
+    The mocks answer `<name>-id` for ids and compute ARNs (tap.offline.computed_state);
     names count too, for inputs that take a bucket or DB identifier.
     """
-    state = _computed_state(resource.type, resource.name, resource.region, resource.inputs)
+    state = computed_state(resource.type, resource.name, resource.region, resource.inputs)
     found = {f"{resource.name}-id", resource.urn}
     found.update(v for v in state.values() if isinstance(v, str))
     found.update(v for k in NAME_HANDLES if isinstance(v := resource.inputs.get(k), str))
@@ -236,6 +236,9 @@ def render(result: PlanResult, report: Report | None = None) -> str:
             for type_, n in sorted(counter.items()):
                 lines.append(f"    {n:4d}  {type_}")
     lines.append(f"total: {total} resources to create")
+    notices = result.outputs.get("notices") or []
+    if notices:
+        lines += ["", "notices:", *(f"  - {notice}" for notice in notices)]
     lines += ["", "outputs:", json.dumps(_jsonable(result.outputs), indent=2, sort_keys=True), ""]
     lines += [*render_policy(report.violations), ""]
     lines += [*cost.render(report.estimate), ""]

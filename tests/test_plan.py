@@ -102,3 +102,21 @@ def test_handles_let_references_resolve() -> None:
     assert rules.points_to(log, "vpcId", views["us-east-1-network-vpc"])
     assert not rules.points_to(log, "vpcId", views["us-west-2-network-vpc"])
     assert views["us-east-1-network-vpc"].provider_tags["Environment"] == "dev"
+
+
+def test_the_plan_says_when_a_region_serves_http_only() -> None:
+    import argparse
+    import io
+
+    from tap import plan as plan_module
+
+    out = io.StringIO()
+    code = plan_module.run(argparse.Namespace(stack="dev", json=False, diagram=None), out=out)
+    text = out.getvalue()
+    assert code == 0
+    notices = text.split("\nnotices:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert notices == [
+        f"  - {region}: no certificate configured, the ALB serves plain HTTP only "
+        "(set tap:compute.certificate_arns or a tap:dns domain)"
+        for region in ("us-east-1", "us-west-2")
+    ]
