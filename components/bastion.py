@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.compute import AL2023_PARAMETER, architecture_of
+from components.security_rules import tcp_rule
 from tap import naming
 from tap.tags import name_tag
 
@@ -60,16 +61,15 @@ class Bastion(pulumi.ComponentResource):
             tags=name_tag(label),
             opts=child,
         )
-        aws.vpc.SecurityGroupIngressRule(
+        tcp_rule(
             f"{name}-ssh-in",
-            security_group_id=group.id,
-            ip_protocol="tcp",
-            from_port=22,
-            to_port=22,
-            cidr_ipv4=args.ssh_cidr,
+            "ingress",
+            group_id=group.id,
+            port=22,
+            cidr=args.ssh_cidr,
             description="SSH from the operators' range",
-            tags=name_tag(f"{label}-ssh-in"),
-            opts=child,
+            tag=f"{label}-ssh-in",
+            parent=self,
         )
         # Out: SSH and PostgreSQL into the VPC (the hops a bastion exists for), HTTPS for updates.
         for rule, (port, cidr) in {
@@ -77,16 +77,15 @@ class Bastion(pulumi.ComponentResource):
             "postgres-vpc": (5432, args.vpc_cidr),
             "https-out": (443, "0.0.0.0/0"),
         }.items():
-            aws.vpc.SecurityGroupEgressRule(
+            tcp_rule(
                 f"{name}-{rule}",
-                security_group_id=group.id,
-                ip_protocol="tcp",
-                from_port=port,
-                to_port=port,
-                cidr_ipv4=cidr,
+                "egress",
+                group_id=group.id,
+                port=port,
+                cidr=cidr,
                 description=f"tcp/{port} to {cidr}",
-                tags=name_tag(f"{label}-{rule}"),
-                opts=child,
+                tag=f"{label}-{rule}",
+                parent=self,
             )
         template = aws.ec2.LaunchTemplate(
             f"{name}-lt",

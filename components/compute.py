@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.bucket import SecureBucket, SecureBucketArgs
+from components.security_rules import tcp_rule
 from tap import naming
 from tap.config import check_retention
 from tap.policy_doc import assume_role
@@ -282,16 +283,15 @@ class Compute(pulumi.ComponentResource):
                 tags=name_tag(self._label(f"alb-{key}-sg")),
                 opts=self._child,
             )
-            aws.vpc.SecurityGroupIngressRule(
+            tcp_rule(
                 f"{self._name}-alb-{key}-in",
-                security_group_id=group.id,
-                ip_protocol="tcp",
-                from_port=443,
-                to_port=443,
+                "ingress",
+                group_id=group.id,
+                port=443,
                 prefix_list_id=prefix_list.id,
                 description=f"HTTPS from {list_name}",
-                tags=name_tag(self._label(f"alb-{key}-in")),
-                opts=self._child,
+                tag=self._label(f"alb-{key}-in"),
+                parent=self,
             )
             groups.append(group.id)
         return groups
@@ -314,55 +314,49 @@ class Compute(pulumi.ComponentResource):
             tags=name_tag(self._label("app-sg")),
             opts=self._child,
         )
-        # Rules are separate resources so the database tier can add its own egress rule to
-        # the app group without the two fighting over an inline rule list.
         for port in () if args.edge_only else (80, 443):
             for index, cidr in enumerate(args.allowed_cidrs):
-                aws.vpc.SecurityGroupIngressRule(
+                tcp_rule(
                     f"{name}-alb-in-{port}-{index}",
-                    security_group_id=alb_sg.id,
-                    ip_protocol="tcp",
-                    from_port=port,
-                    to_port=port,
-                    cidr_ipv4=cidr,
+                    "ingress",
+                    group_id=alb_sg.id,
+                    port=port,
+                    cidr=cidr,
                     description=f"HTTP{'S' if port == 443 else ''} from {cidr}",
-                    tags=name_tag(self._label(f"alb-in-{port}-{index}")),
-                    opts=self._child,
+                    tag=self._label(f"alb-in-{port}-{index}"),
+                    parent=self,
                 )
-        aws.vpc.SecurityGroupEgressRule(
+        tcp_rule(
             f"{name}-alb-to-app",
-            security_group_id=alb_sg.id,
-            ip_protocol="tcp",
-            from_port=args.app_port,
-            to_port=args.app_port,
-            referenced_security_group_id=app_sg.id,
+            "egress",
+            group_id=alb_sg.id,
+            port=args.app_port,
+            peer_group_id=app_sg.id,
             description="To the app instances",
-            tags=name_tag(self._label("alb-to-app")),
-            opts=self._child,
+            tag=self._label("alb-to-app"),
+            parent=self,
         )
-        aws.vpc.SecurityGroupIngressRule(
+        tcp_rule(
             f"{name}-app-from-alb",
-            security_group_id=app_sg.id,
-            ip_protocol="tcp",
-            from_port=args.app_port,
-            to_port=args.app_port,
-            referenced_security_group_id=alb_sg.id,
+            "ingress",
+            group_id=app_sg.id,
+            port=args.app_port,
+            peer_group_id=alb_sg.id,
             description="App port from the ALB",
-            tags=name_tag(self._label("app-from-alb")),
-            opts=self._child,
+            tag=self._label("app-from-alb"),
+            parent=self,
         )
         # HTTPS out: SSM Session Manager, CloudWatch, package repositories (S3 goes through
         # the gateway endpoint). Nothing else leaves the instances.
-        aws.vpc.SecurityGroupEgressRule(
+        tcp_rule(
             f"{name}-app-https-out",
-            security_group_id=app_sg.id,
-            ip_protocol="tcp",
-            from_port=443,
-            to_port=443,
-            cidr_ipv4="0.0.0.0/0",
+            "egress",
+            group_id=app_sg.id,
+            port=443,
+            cidr="0.0.0.0/0",
             description="HTTPS to AWS APIs and package repositories",
-            tags=name_tag(self._label("app-https-out")),
-            opts=self._child,
+            tag=self._label("app-https-out"),
+            parent=self,
         )
         return alb_sg, app_sg
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.security_rules import tcp_rule
 from tap import naming
 from tap.config import check_retention
 from tap.policy_doc import assume_role, document
@@ -278,28 +279,26 @@ class Database(pulumi.ComponentResource):
             tags=name_tag(self._label("db-sg")),
             opts=self._child,
         )
-        aws.vpc.SecurityGroupIngressRule(
+        tcp_rule(
             f"{name}-from-app",
-            security_group_id=group.id,
-            ip_protocol="tcp",
-            from_port=PORT,
-            to_port=PORT,
-            referenced_security_group_id=args.app_security_group_id,
+            "ingress",
+            group_id=group.id,
+            port=PORT,
+            peer_group_id=args.app_security_group_id,
             description="PostgreSQL from the app instances",
-            tags=name_tag(self._label("db-from-app")),
-            opts=self._child,
+            tag=self._label("db-from-app"),
+            parent=self,
         )
         # The app's only other way out besides HTTPS: this database's port.
-        aws.vpc.SecurityGroupEgressRule(
+        tcp_rule(
             f"{name}-app-to-db",
-            security_group_id=args.app_security_group_id,
-            ip_protocol="tcp",
-            from_port=PORT,
-            to_port=PORT,
-            referenced_security_group_id=group.id,
+            "egress",
+            group_id=args.app_security_group_id,
+            port=PORT,
+            peer_group_id=group.id,
             description="App to PostgreSQL",
-            tags=name_tag(self._label("app-to-db")),
-            opts=self._child,
+            tag=self._label("app-to-db"),
+            parent=self,
         )
         return group
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.security_rules import tcp_rule
 from tap import naming
 from tap.cidr import TIERS, allocate_subnets
 from tap.config import check_retention
@@ -248,16 +249,15 @@ class Network(pulumi.ComponentResource):
             tags=name_tag(label("endpoints-sg")),
             opts=child,
         )
-        aws.vpc.SecurityGroupIngressRule(
+        tcp_rule(
             f"{name}-endpoints-https-in",
-            security_group_id=group.id,
-            ip_protocol="tcp",
-            from_port=443,
-            to_port=443,
-            cidr_ipv4=args.vpc_cidr,
+            "ingress",
+            group_id=group.id,
+            port=443,
+            cidr=args.vpc_cidr,
             description="HTTPS from the VPC",
-            tags=name_tag(label("endpoints-https-in")),
-            opts=child,
+            tag=label("endpoints-https-in"),
+            parent=self,
         )
         for service in NO_NAT_INTERFACE_ENDPOINTS:
             aws.ec2.VpcEndpoint(

@@ -486,3 +486,11 @@ def test_behind_cloudfront_the_alb_admits_only_the_edge_and_health_checkers(
 def test_without_cloudfront_the_allowed_cidrs_reach_the_alb(dev_plan: PlanResult) -> None:
     (alb,) = inputs_of(dev_plan, ALB, "us-east-1")
     assert alb["securityGroups"] == ["us-east-1-compute-alb-sg-id"]
+
+
+def test_a_rule_has_exactly_one_peer() -> None:
+    from components.security_rules import tcp_rule
+
+    with pytest.raises(ValueError, match="rule r: give exactly one of cidr"):
+        tcp_rule("r", "ingress", group_id="sg", port=1, description="d", tag="t", parent=None,
+                 cidr="10.0.0.0/8", peer_group_id="sg-2")  # fmt: skip
