@@ -72,3 +72,10 @@ def test_bucket_policy_waits_for_the_public_access_block(stack_plan: PlanResult)
     }
     for policy in stack_plan.of_type("aws:s3/bucketPolicy:BucketPolicy"):
         assert blocks & set(policy.depends_on)
+
+
+def test_every_bucket_is_made_by_the_secure_bucket_component(stack_plan: PlanResult) -> None:
+    """One place builds every bucket, so none can be made without the defaults."""
+    by_urn = stack_plan.by_urn()
+    for bucket in stack_plan.of_type(BUCKET):
+        assert by_urn[bucket.parent_urn].type == "tap:bucket:SecureBucket", bucket.name
