@@ -1,5 +1,7 @@
 """TAP: wiring only. Validate config, one provider per region, regional tiers, global pieces."""
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_aws as aws
 
@@ -15,6 +17,7 @@ from components.keys import RegionKey, RegionKeyArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.zone import Zone, ZoneArgs
+from tap.config import RegionConfig
 from tap.global_provider import GLOBAL_REGION, global_provider_name, needs_global_provider
 from tap.stack_config import load_stack_config
 from tap.tags import default_tags
@@ -24,10 +27,6 @@ tags = default_tags(config)
 
 regions: dict[str, dict[str, object]] = {}
 notices: list[str] = []
-primary_database: Database | None = None
-account_ids: dict[str, pulumi.Output[str]] = {}
-alert_topic_arns: dict[str, pulumi.Output[str]] = {}
-endpoints: dict[str, Endpoint] = {}
 database_config = config.database
 # One explicit provider per region; default providers are disabled in Pulumi.yaml, so a
 # resource that forgets its provider fails instead of landing in some ambient region.
@@ -40,38 +39,27 @@ providers: dict[str, aws.Provider] = {
     for region in config.regions
 }
 
-# Global, before the regions: the zone every region's certificate is validated in.
-dns = config.dns
-if dns is not None:
-    # CloudFront's certificate and web ACL, and Route53 health-check metrics, exist only in
-    # us-east-1: that region's provider when it is a stack region, else one extra provider.
-    global_provider = (
-        aws.Provider(
-            global_provider_name(config.region_names),
-            region=GLOBAL_REGION,
-            default_tags=aws.ProviderDefaultTagsArgs(tags=tags),
-        )
-        if needs_global_provider(config.region_names)
-        else providers[GLOBAL_REGION]
-    )
-    in_global = pulumi.ResourceOptions(providers={"aws": global_provider})
-    zone = Zone(
-        "zone",
-        ZoneArgs(
-            domain=dns.domain,
-            environment=config.environment,
-            zone_id=dns.zone_id,
-            create=dns.create_zone,
-            is_production=config.is_production,
-        ),
-        opts=in_global,
-    )
-    # Behind CloudFront the regions fail over at the origin name and users resolve app_fqdn to
-    # the distribution; without it, app_fqdn itself fails over.
-    failover_fqdn = f"origin.{dns.app_fqdn}" if config.edge.cloudfront_enabled else dns.app_fqdn
-# The primary region first: its database is the source of the others' replicas (the one
-# cross-region edge besides the global pieces).
-for region in sorted(config.regions, key=lambda r: r.name != config.primary_region):
+
+@dataclass(frozen=True)
+class RegionStack:
+    """What one region's wiring built, for the global pieces and the outputs."""
+
+    key: RegionKey
+    network: Network
+    compute: Compute
+    database: Database | None
+    alerts: AlertTopic
+    monitoring: Monitoring
+    is_writable: bool
+
+
+def build_region(
+    region: RegionConfig,
+    zone: Zone | None,
+    failover_fqdn: str | None,
+    primary_database: Database | None,
+) -> RegionStack:
+    """Every tier of one region, on that region's provider."""
     in_region = pulumi.ResourceOptions(providers={"aws": providers[region.name]})
 
     key = RegionKey(
@@ -98,7 +86,7 @@ for region in sorted(config.regions, key=lambda r: r.name != config.primary_regi
     )
     compute_config = config.compute
     certificate_arn = compute_config.certificate_arns.get(region.name)
-    if certificate_arn is None and dns is not None:
+    if certificate_arn is None and zone is not None and failover_fqdn is not None:
         # Validated in the zone through this region's own provider: no region waits on another.
         certificate_arn = Certificate(
             f"{region.name}-certificate",
@@ -135,15 +123,10 @@ for region in sorted(config.regions, key=lambda r: r.name != config.primary_regi
             log_retention_days=compute_config.log_retention_days,
             alb_log_retention_days=compute_config.alb_log_retention_days,
             edge_only=config.edge.cloudfront_enabled,
-            route53_health_checks=dns is not None,
+            route53_health_checks=config.dns is not None,
         ),
         opts=in_region,
     )
-    if not compute.https_enabled:
-        notices.append(
-            f"{region.name}: no certificate configured, the ALB serves plain HTTP only "
-            "(set tap:compute.certificate_arns or a tap:dns domain)"
-        )
     bastion = compute_config.bastion
     if bastion.enabled and bastion.ssh_cidr and bastion.key_name:
         Bastion(
@@ -205,8 +188,6 @@ for region in sorted(config.regions, key=lambda r: r.name != config.primary_regi
             ),
             opts=in_region,
         )
-        if is_primary:
-            primary_database = database
 
     alerts = AlertTopic(
         f"{region.name}-alerts",
@@ -234,11 +215,14 @@ for region in sorted(config.regions, key=lambda r: r.name != config.primary_regi
         ),
         opts=in_region,
     )
-    account_ids[region.name] = key.account_id
-    alert_topic_arns[region.name] = alerts.topic_arn
-    endpoints[region.name] = Endpoint(dns_name=compute.alb_dns_name, zone_id=compute.alb_zone_id)
 
-    regions[region.name] = {
+    return RegionStack(key, network, compute, database, alerts, monitoring, is_writable)
+
+
+def region_outputs(built: RegionStack) -> dict[str, object]:
+    """The `regions.<region>` stack output."""
+    network, compute, database = built.network, built.compute, built.database
+    return {
         "vpc_id": network.vpc_id,
         "vpc_cidr": network.vpc_cidr,
         "public_subnet_ids": network.public_subnet_ids,
@@ -247,7 +231,7 @@ for region in sorted(config.regions, key=lambda r: r.name != config.primary_regi
         "public_route_table_id": network.public_route_table_id,
         "private_route_table_ids": network.private_route_table_ids,
         "database_route_table_id": network.database_route_table_id,
-        "kms_key_arn": key.key_arn,
+        "kms_key_arn": built.key.key_arn,
         "alb_arn": compute.alb_arn,
         "alb_dns_name": compute.alb_dns_name,
         "alb_zone_id": compute.alb_zone_id,
@@ -255,8 +239,8 @@ for region in sorted(config.regions, key=lambda r: r.name != config.primary_regi
         "asg_name": compute.asg_name,
         "url": compute.url,
         "https": compute.https_enabled,
-        "alert_topic_arn": alerts.topic_arn,
-        "dashboard_name": monitoring.dashboard_name,
+        "alert_topic_arn": built.alerts.topic_arn,
+        "dashboard_name": built.monitoring.dashboard_name,
         **(
             {
                 "db_identifier": database.db_identifier,
@@ -264,13 +248,67 @@ for region in sorted(config.regions, key=lambda r: r.name != config.primary_regi
                 "db_address": database.db_address,
                 "db_port": database.db_port,
                 "db_is_replica": database.is_replica,
-                "db_multi_az": database_config.multi_az and is_writable,
+                "db_multi_az": database_config.multi_az and built.is_writable,
                 "db_secret_arn": None if database.is_replica else database.db_secret_arn,
             }
             if database
             else {}
         ),
     }
+
+
+# Global, before the regions: the zone every region's certificate is validated in.
+dns = config.dns
+zone: Zone | None = None
+failover_fqdn: str | None = None
+if dns is not None:
+    # CloudFront's certificate and web ACL, and Route53 health-check metrics, exist only in
+    # us-east-1: that region's provider when it is a stack region, else one extra provider.
+    global_provider = (
+        aws.Provider(
+            global_provider_name(config.region_names),
+            region=GLOBAL_REGION,
+            default_tags=aws.ProviderDefaultTagsArgs(tags=tags),
+        )
+        if needs_global_provider(config.region_names)
+        else providers[GLOBAL_REGION]
+    )
+    in_global = pulumi.ResourceOptions(providers={"aws": global_provider})
+    zone = Zone(
+        "zone",
+        ZoneArgs(
+            domain=dns.domain,
+            environment=config.environment,
+            zone_id=dns.zone_id,
+            create=dns.create_zone,
+            is_production=config.is_production,
+        ),
+        opts=in_global,
+    )
+    # Behind CloudFront the regions fail over at the origin name and users resolve app_fqdn to
+    # the distribution; without it, app_fqdn itself fails over.
+    failover_fqdn = f"origin.{dns.app_fqdn}" if config.edge.cloudfront_enabled else dns.app_fqdn
+# The primary region first: its database is the source of the others' replicas (the one
+# cross-region edge besides the global pieces).
+built_regions: dict[str, RegionStack] = {}
+primary_database: Database | None = None
+for region in sorted(config.regions, key=lambda r: r.name != config.primary_region):
+    built = build_region(region, zone, failover_fqdn, primary_database)
+    built_regions[region.name] = built
+    if region.name == config.primary_region:
+        primary_database = built.database
+    if not built.compute.https_enabled:
+        notices.append(
+            f"{region.name}: no certificate configured, the ALB serves plain HTTP only "
+            "(set tap:compute.certificate_arns or a tap:dns domain)"
+        )
+    regions[region.name] = region_outputs(built)
+account_ids = {name: built.key.account_id for name, built in built_regions.items()}
+alert_topic_arns = {name: built.alerts.topic_arn for name, built in built_regions.items()}
+endpoints = {
+    name: Endpoint(dns_name=built.compute.alb_dns_name, zone_id=built.compute.alb_zone_id)
+    for name, built in built_regions.items()
+}
 
 # Account-wide: one multi-region trail, in the primary region.
 audit = Audit(
