@@ -128,7 +128,8 @@ def report_drift(drift: automation.DriftError, console: Console) -> None:
 
 
 def run_preview(args: argparse.Namespace, console: Console) -> ExitCode:
-    options, stack = _open(args)
+    # A drift check needs an existing stack; a plain preview may create it, like `up`.
+    options, stack = _open(args, create=not args.expect_no_changes)
     counts = automation.preview(
         stack, options, console.line, console.error_line, args.expect_no_changes
     )
@@ -140,7 +141,7 @@ def run_preview(args: argparse.Namespace, console: Console) -> ExitCode:
 
 
 def run_up(args: argparse.Namespace, console: Console) -> ExitCode:
-    options, stack = _open(args)
+    options, stack = _open(args, create=True)
     counts = automation.up(stack, options, console.line, console.error_line)
     console.line(f"up {args.stack}: {automation.format_counts(counts)}")
     console.line(f"next: python deploy.py verify --stack {args.stack}")
@@ -172,7 +173,9 @@ def run_outputs(args: argparse.Namespace, console: Console) -> ExitCode:
 
 
 def run_bootstrap(args: argparse.Namespace, console: Console) -> ExitCode:
-    clients = client_factory(profile=args.profile, endpoint_url=args.endpoint_url)
+    clients = _aws_call(
+        lambda: client_factory(profile=args.profile, endpoint_url=args.endpoint_url), "bootstrap"
+    )
     result = _aws_call(
         lambda: bootstrap.bootstrap(clients, args.region, args.bucket, args.alias), "bootstrap"
     )
@@ -189,7 +192,9 @@ def run_verify(args: argparse.Namespace, console: Console) -> ExitCode:
     check_outputs_match_stack(
         values, args.stack, automation.stack_environment(args.stack, args.work_dir)
     )
-    clients = client_factory(profile=args.profile, endpoint_url=args.endpoint_url)
+    clients = _aws_call(
+        lambda: client_factory(profile=args.profile, endpoint_url=args.endpoint_url), "verify"
+    )
     checks = verify.verify(values, clients)
     console.out.write(verify.render_table(checks))
     console.out.flush()
@@ -303,14 +308,16 @@ def _add_aws_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _open(args: argparse.Namespace) -> tuple[automation.EngineOptions, auto.Stack]:
+def _open(
+    args: argparse.Namespace, create: bool = False
+) -> tuple[automation.EngineOptions, auto.Stack]:
     options = automation.EngineOptions(
         stack=args.stack,
         backend_url=automation.resolve_backend(args.backend, os.environ),
         secrets_provider=args.secrets_provider,
         work_dir=args.work_dir,
     )
-    return options, automation.open_stack(options)
+    return options, automation.open_stack(options, create=create)
 
 
 def _aws_call(call: Callable[[], T], what: str) -> T:

@@ -157,11 +157,25 @@ def test_secrets_provider_flag_and_existing_stacks(fake: FakePulumi) -> None:
     assert [c[:2] for c in fake.commands()].count(["stack", "init"]) == 1
 
 
+# What a refreshing preview really sends: a refresh event per resource, then the changes,
+# a replacement as three steps.
+ENGINE_DRIFT = [
+    {"op": "refresh", "type": "aws:ec2/vpc:Vpc", "urn": VPC_URN},
+    {"op": "refresh", "type": "aws:ec2/securityGroup:SecurityGroup", "urn": SG_URN},
+    DRIFT[0],
+    {"op": "create-replacement", "type": "aws:ec2/securityGroup:SecurityGroup", "urn": SG_URN},
+    DRIFT[1],
+    {"op": "delete-replaced", "type": "aws:ec2/securityGroup:SecurityGroup", "urn": SG_URN},
+]
+
+
 def test_drift_check_exits_4_and_lists_what_would_change(fake: FakePulumi) -> None:
-    fake.configure(lines=["Previewing update (dev):"], changes=DRIFT, unchanged=40)
+    fake.configure(lines=["Previewing update (dev):"], changes=ENGINE_DRIFT, unchanged=40)
     run = deploy("preview", "--stack", "dev", "--backend", BACKEND, "--expect-no-changes")
     assert run.code == ExitCode.DRIFT == 4
     assert "--expect-no-changes" in fake.command("preview")
+    # The live cloud is re-read first: a console edit is drift too.
+    assert "--refresh" in fake.command("preview")
     assert run.stdout[1:] == [
         "drift: 2 resource(s) would change:",
         "  update             aws:ec2/vpc:Vpc us-east-1-network-vpc [tags]",
@@ -380,3 +394,21 @@ def test_deploy_py_exits_with_the_drift_code(fake: FakePulumi) -> None:
 
 def _contains(args: list[str], sequence: list[str]) -> bool:
     return any(args[i : i + len(sequence)] == sequence for i in range(len(args)))
+
+
+@pytest.mark.parametrize("command", ["outputs", "refresh", "verify"])
+def test_commands_that_need_a_deployed_stack_never_create_one(
+    fake: FakePulumi, command: str
+) -> None:
+    fake.configure(stacks=[])
+    run = deploy(command, "--stack", "dev", "--backend", BACKEND)
+    assert run.code == ExitCode.USAGE
+    assert run.error == f"error: no stack dev in {BACKEND} (`deploy.py up --stack dev` creates it)"
+    assert ["stack", "init"] not in [c[:2] for c in fake.commands()]
+    assert fake.stacks() == []
+
+
+def test_a_plain_preview_without_expect_no_changes_does_not_refresh(fake: FakePulumi) -> None:
+    fake.configure(unchanged=3)
+    assert deploy("preview", "--stack", "dev", "--backend", BACKEND).code == ExitCode.OK
+    assert "--refresh" not in fake.command("preview")

@@ -41,8 +41,14 @@ SECRET_MASK = "[secret]"
 # The CLI's words for "--expect-no-changes and there were changes"; newer CLIs name the
 # operation ("no changes were expected for preview but ...").
 _DRIFT = re.compile(r"no changes were expected( for \w+)? but changes were proposed")
-# Ops that change nothing in the cloud; the CLI's own "has changes" test ignores the same set.
-_NO_CHANGE_OPS = frozenset({"same", "read", "read-discard", "read-replacement"})
+# Ops that change nothing in the cloud; the CLI's own "has changes" test ignores the same set,
+# plus "refresh", which a refreshing preview reports for every resource it re-reads.
+_NO_CHANGE_OPS = frozenset({"same", "read", "read-discard", "read-replacement", "refresh"})
+# A replacement arrives as several events (create-replacement, replace, delete-replaced): the
+# drift report keeps the "replace" one, so one replaced resource is one line.
+_REPLACEMENT_STEPS = frozenset(
+    {"create-replacement", "delete-replaced", "discard-replaced", "import-replacement"}
+)
 
 LineSink = Callable[[str], Any]
 """Receives one line of engine output as soon as the CLI prints it."""
@@ -136,8 +142,10 @@ def pulumi_command() -> auto.PulumiCommand:
         ) from None
 
 
-def open_stack(options: EngineOptions) -> auto.Stack:
-    """Select the stack in the backend, creating it (with the KMS secrets provider) if new."""
+def open_stack(options: EngineOptions, create: bool = True) -> auto.Stack:
+    """Select the stack in the backend; with `create`, create it (with the KMS secrets
+    provider) if it is new. Read-only and destructive commands never create a stack: a wrong
+    backend must not leave an empty stack (and a new secrets key in Pulumi.<stack>.yaml)."""
     workspace = auto.LocalWorkspaceOptions(
         # The backend goes in the environment of every CLI call rather than `pulumi login`,
         # so running deploy.py never changes the operator's global login.
@@ -146,9 +154,20 @@ def open_stack(options: EngineOptions) -> auto.Stack:
         pulumi_command=pulumi_command(),
     )
     with engine_errors(options.stack):
-        return auto.create_or_select_stack(
-            stack_name=options.stack, work_dir=str(options.work_dir), opts=workspace
-        )
+        if create:
+            return auto.create_or_select_stack(
+                stack_name=options.stack, work_dir=str(options.work_dir), opts=workspace
+            )
+        try:
+            return auto.select_stack(
+                stack_name=options.stack, work_dir=str(options.work_dir), opts=workspace
+            )
+        except auto.StackNotFoundError:
+            raise OpsError(
+                f"no stack {options.stack} in {options.backend_url} "
+                f"(`deploy.py up --stack {options.stack}` creates it)",
+                ExitCode.USAGE,
+            ) from None
 
 
 @contextmanager
@@ -181,13 +200,18 @@ def preview(
     """
     changes: list[Change] = []
 
+    seen: set[str] = set()
+
     def on_event(event: auto.EngineEvent) -> None:
         pre = event.resource_pre_event
-        if pre is not None and pre.metadata.op.value not in _NO_CHANGE_OPS:
-            metadata = pre.metadata
-            changes.append(
-                Change(metadata.op.value, metadata.type, metadata.urn, tuple(metadata.diffs or ()))
-            )
+        if pre is None:
+            return
+        metadata = pre.metadata
+        op = metadata.op.value
+        if op in _NO_CHANGE_OPS or op in _REPLACEMENT_STEPS or metadata.urn in seen:
+            return
+        seen.add(metadata.urn)
+        changes.append(Change(op, metadata.type, metadata.urn, tuple(metadata.diffs or ())))
 
     with engine_errors(stack.name):
         try:
@@ -196,6 +220,9 @@ def preview(
                 on_error=err,
                 on_event=on_event,
                 expect_no_changes=expect_no_changes or None,
+                # Drift is what changed in the cloud, not only in the program: re-read every
+                # resource first, or a console edit would never show.
+                refresh=True if expect_no_changes else None,
                 policy_packs=options.policy_packs or None,
             )
         except auto.CommandError as exc:
