@@ -20,6 +20,7 @@ from tap.ops.bootstrap import (
     TLS_STATEMENT_SID,
     BootstrapResult,
     bootstrap,
+    is_public_allow,
     render,
 )
 from tap.ops.errors import ExitCode, OpsError
@@ -287,3 +288,45 @@ def test_render_lists_each_change() -> None:
         f"state backend in account {ACCOUNT}, region us-east-1:",
         "  changed: did x",
     ]
+
+
+def test_a_bucket_open_to_the_public_is_refused_not_adopted(clients: ClientFactory) -> None:
+    s3 = clients("s3", "us-east-1")
+    s3.create_bucket(Bucket=BUCKET)
+    public_read = {
+        "Sid": "PublicRead",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{BUCKET}/*",
+    }
+    s3.put_bucket_policy(
+        Bucket=BUCKET, Policy=json.dumps({"Version": "2012-10-17", "Statement": [public_read]})
+    )
+    with pytest.raises(OpsError, match="statement PublicRead"):
+        bootstrap(clients, "us-east-1", BUCKET, SECRETS_ALIAS)
+    # Nothing of the public statement was written back.
+    policy = json.loads(s3.get_bucket_policy(Bucket=BUCKET)["Policy"])
+    assert policy["Statement"] == [public_read]
+
+
+@pytest.mark.parametrize(
+    ("statement", "public"),
+    [
+        ({"Effect": "Allow", "Principal": "*"}, True),
+        ({"Effect": "Allow", "Principal": {"AWS": "*"}}, True),
+        ({"Effect": "Allow", "Principal": {"AWS": ["*"]}}, True),
+        ({"Effect": "Deny", "Principal": "*"}, False),
+        (
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Condition": {"StringEquals": {"aws:PrincipalAccount": "1"}},
+            },
+            False,
+        ),
+        ({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::1:root"}}, False),
+    ],
+)
+def test_public_statements_are_recognised(statement: dict, public: bool) -> None:
+    assert is_public_allow(statement) is public

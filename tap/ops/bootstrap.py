@@ -259,6 +259,14 @@ def ensure_tls_only_policy(s3: Any, bucket: str, partition: str, actions: list[s
     )
     found = (json.loads(raw) if raw else {}).get("Statement", [])
     statements: list[dict[str, Any]] = [found] if isinstance(found, dict) else list(found)
+    public = [s.get("Sid") or f"#{i}" for i, s in enumerate(statements) if is_public_allow(s)]
+    if public:
+        # A state bucket open to everyone is not a setting to keep, and S3 refuses to store
+        # such a policy once BlockPublicPolicy is on: stop and name what to remove.
+        raise OpsError(
+            f"bucket {bucket} has a policy allowing anyone (statement {', '.join(public)}); "
+            "remove it, then run bootstrap again"
+        )
     ours = [s for s in statements if s.get("Sid") == TLS_STATEMENT_SID]
     if len(ours) == 1 and _normalized(ours[0]) == _normalized(wanted):
         return
@@ -266,6 +274,15 @@ def ensure_tls_only_policy(s3: Any, bucket: str, partition: str, actions: list[s
     policy = {"Version": "2012-10-17", "Statement": [*others, wanted]}
     s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
     actions.append(f"set TLS-only bucket policy on {bucket}")
+
+
+def is_public_allow(statement: Mapping[str, Any]) -> bool:
+    """An Allow for any principal without a condition narrowing who may use it."""
+    principal = statement.get("Principal")
+    anyone = principal == "*" or (
+        isinstance(principal, Mapping) and principal.get("AWS") in ("*", ["*"])
+    )
+    return statement.get("Effect") == "Allow" and anyone and not statement.get("Condition")
 
 
 def tls_only_statement(bucket: str, partition: str = "aws") -> dict[str, Any]:
