@@ -568,3 +568,60 @@ def test_end_to_end_through_a_real_http_endpoint(
     assert code == ExitCode.FAILED
     assert _row(lines, "global", "cloudtrail logging")[2:] == ["FAIL", "prod-trail NOT logging"]
     assert lines[-1] == "15 passed, 1 failed, 1 skipped"
+
+
+def _route53_stub(observations: list[dict]):
+    import boto3
+    from botocore.stub import Stubber
+
+    client = boto3.client("route53", region_name="us-east-1", aws_access_key_id="x",
+                          aws_secret_access_key="x")  # fmt: skip
+    stub = Stubber(client)
+    stub.add_response(
+        "get_health_check",
+        {
+            "HealthCheck": {
+                "Id": "hc-1",
+                "CallerReference": "r",
+                "HealthCheckVersion": 1,
+                "HealthCheckConfig": {
+                    "Type": "HTTPS",
+                    "FullyQualifiedDomainName": "alb.example.com",
+                    "ResourcePath": "/health",
+                },
+            }
+        },
+        {"HealthCheckId": "hc-1"},
+    )
+    stub.add_response(
+        "get_health_check_status",
+        {"HealthCheckObservations": observations},
+        {"HealthCheckId": "hc-1"},
+    )
+    stub.activate()
+    return client
+
+
+@pytest.mark.parametrize(
+    ("statuses", "passed"),
+    [
+        (["Success: HTTP Status Code 200"] * 8, True),
+        (["Failure: Connection timed out"] * 7 + ["Success: HTTP Status Code 200"], False),
+        (["Failure: HTTP Status Code 503"] * 6 + ["Success: HTTP Status Code 200"] * 2, True),
+        ([], False),
+    ],
+)
+def test_a_region_is_healthy_only_when_enough_checkers_say_so(
+    statuses: list[str], passed: bool
+) -> None:
+    from tap.ops.verify import check_health
+
+    client = _route53_stub(
+        [
+            {"Region": "us-east-1", "IPAddress": "192.0.2.1", "StatusReport": {"Status": s}}
+            for s in statuses
+        ]
+    )
+    ok, detail = check_health(client, "hc-1")
+    assert ok is passed
+    assert detail.startswith("hc-1 HTTPS alb.example.com/health")

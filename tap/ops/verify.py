@@ -109,10 +109,12 @@ def region_checks(
         run_check(region, "healthy targets", lambda: check_targets(elbv2, out)),
         run_check(region, "auto scaling group", lambda: check_asg(asg, out)),
     ]
-    if is_primary:
-        checks.append(run_check(region, "database", lambda: check_primary_db(rds, out, is_prod)))
-    elif out.get("db_identifier"):
+    # The outputs say which database a region has: after a DR promotion the secondary's
+    # database is a writable primary (db_is_replica false) and is checked as one.
+    if out.get("db_identifier") and out.get("db_is_replica"):
         checks.append(run_check(region, "read replica", lambda: check_replica(rds, out)))
+    elif is_primary or out.get("db_identifier"):
+        checks.append(run_check(region, "database", lambda: check_primary_db(rds, out, is_prod)))
     else:
         checks.append(
             Check(region, "read replica", True, "DR replication off for this region", True)
@@ -269,10 +271,25 @@ def check_failover_records(route53: Any, dns: Mapping[str, Any]) -> tuple[bool, 
     return _verdict(problems, f"{fqdn.rstrip('.')}: {summary or 'no failover records'}")
 
 
+# Route53 considers an endpoint healthy when more than 18% of its checkers report it so.
+HEALTHY_SHARE = 0.18
+
+
 def check_health(route53: Any, check_id: str) -> tuple[bool, str]:
+    """The region's health check exists and its checkers currently see the endpoint healthy."""
     config = route53.get_health_check(HealthCheckId=check_id)["HealthCheck"]["HealthCheckConfig"]
     target = config.get("FullyQualifiedDomainName") or config.get("IPAddress", "")
-    return True, f"{check_id} {config.get('Type')} {target}{config.get('ResourcePath', '')}"
+    where = f"{check_id} {config.get('Type')} {target}{config.get('ResourcePath', '')}"
+    observations = route53.get_health_check_status(HealthCheckId=check_id).get(
+        "HealthCheckObservations", []
+    )
+    if not observations:
+        return False, f"{where}: no checker has reported yet"
+    healthy = sum(
+        o.get("StatusReport", {}).get("Status", "").startswith("Success") for o in observations
+    )
+    share = healthy / len(observations)
+    return share > HEALTHY_SHARE, f"{where}: {healthy}/{len(observations)} checkers healthy"
 
 
 def trail_check(clients: ClientFactory, audit: Any, primary: str) -> Check:
