@@ -44,9 +44,11 @@ def test_alb_is_hardened_per_environment(stack_plan: PlanResult) -> None:
 
 
 def test_alb_log_bucket_admits_only_elb_delivery(stack_plan: PlanResult) -> None:
-    for policy in stack_plan.of_type("aws:s3/bucketPolicy:BucketPolicy"):
-        if "alb-logs" not in policy.name:
-            continue
+    policies = [
+        p for p in stack_plan.of_type("aws:s3/bucketPolicy:BucketPolicy") if "alb-logs" in p.name
+    ]
+    assert sorted(p.region for p in policies) == sorted(regions_of(stack_plan))
+    for policy in policies:
         allows = [
             s for s in json.loads(policy.inputs["policy"])["Statement"] if s["Effect"] == "Allow"
         ]
@@ -111,13 +113,35 @@ def test_https_and_redirect_exactly_when_a_certificate_is_configured(
     assert [n.split(":")[0] for n in plan.outputs["notices"]] == ["us-west-2"]
 
 
-def test_only_the_alb_is_open_to_the_internet_and_only_on_80_443(stack_plan: PlanResult) -> None:
-    groups = {r.name + "-id": r for r in stack_plan.of_type("aws:ec2/securityGroup:SecurityGroup")}
-    for rule in inputs_of(stack_plan, INGRESS):
-        if rule.get("cidrIpv4") == "0.0.0.0/0":
-            assert "alb-sg" in groups[rule["securityGroupId"]].name
-            assert rule["fromPort"] == rule["toPort"] and rule["fromPort"] in (80, 443)
-    for group in stack_plan.of_type("aws:ec2/securityGroup:SecurityGroup"):
+def _wide_open(rule: dict) -> bool:
+    """Open to the internet: IPv6 anywhere, or an IPv4 range of /8 or wider."""
+    import ipaddress
+
+    if rule.get("cidrIpv6"):
+        return ipaddress.ip_network(rule["cidrIpv6"]).prefixlen <= 8
+    return "cidrIpv4" in rule and ipaddress.ip_network(rule["cidrIpv4"]).prefixlen <= 8
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+@pytest.mark.parametrize("cloudfront", [False, True])
+def test_only_the_alb_is_open_to_the_internet_and_only_on_80_443(
+    stack: str, cloudfront: bool, run_config: Callable[..., PlanResult]
+) -> None:
+    if cloudfront == (stack == "prod"):
+        plan = planned(stack)
+    elif cloudfront:
+        plan = run_config(stack, dns={"domain": "example.com", "create_zone": True},
+                          edge={"cloudfront_enabled": True})  # fmt: skip
+    else:
+        plan = run_config(stack, edge={"cloudfront_enabled": False, "waf_enabled": False})
+    groups = {r.name + "-id": r for r in plan.of_type("aws:ec2/securityGroup:SecurityGroup")}
+    open_rules = [r for r in inputs_of(plan, INGRESS) if _wide_open(r)]
+    # Without CloudFront the ALB is open on 80 and 443; behind it, nothing is.
+    assert len(open_rules) == (0 if cloudfront else 2 * len(regions_of(plan)))
+    for rule in open_rules:
+        assert groups[rule["securityGroupId"]].name.endswith("-compute-alb-sg")
+        assert rule["fromPort"] == rule["toPort"] and rule["fromPort"] in (80, 443)
+    for group in plan.of_type("aws:ec2/securityGroup:SecurityGroup"):
         assert not group.inputs.get("ingress") and not group.inputs.get("egress")
 
 

@@ -54,4 +54,8 @@ def test_fit_refuses_a_limit_too_small_for_the_hash() -> None:
 
 
 def test_name_tag_is_sorted_with_extras() -> None:
-    assert name_tag("x", Tier="public") == {"Name": "x", "Tier": "public"}
+    assert list(name_tag("x", Tier="public", Az="a").items()) == [
+        ("Az", "a"),
+        ("Name", "x"),
+        ("Tier", "public"),
+    ]

@@ -184,3 +184,34 @@ def test_harness_rejects_an_unknown_lookup(tmp_path: Path) -> None:
     )
     with pytest.raises(Exception, match="no offline answer"):
         run_program("dev", program=program)
+
+
+_SNAPSHOT = """
+import json, sys
+from tap.offline import run_program
+plan = run_program(sys.argv[1])
+rows = [(r.type, r.name, json.dumps(r.inputs, sort_keys=True)) for r in plan.resources]
+print(json.dumps(sorted(rows)))
+"""
+
+
+def test_inputs_do_not_depend_on_the_interpreters_hash_seed() -> None:
+    """Each `pulumi up` is a new process with a new hash seed: set or dict-order accidents would
+    show up as diffs there, though never within one process."""
+    import os
+    import subprocess
+    import sys
+
+    from tap.offline import PROJECT_DIR
+
+    def snapshot(seed: str) -> str:
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, "-c", _SNAPSHOT, "prod"],
+            cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=True, timeout=120,
+        )  # fmt: skip
+        return done.stdout
+
+    first, second = snapshot("1"), snapshot("2")
+    assert first == second
+    assert len(json.loads(first)) > 200
