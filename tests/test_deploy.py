@@ -412,3 +412,19 @@ def test_a_plain_preview_without_expect_no_changes_does_not_refresh(fake: FakePu
     fake.configure(unchanged=3)
     assert deploy("preview", "--stack", "dev", "--backend", BACKEND).code == ExitCode.OK
     assert "--refresh" not in fake.command("preview")
+
+
+@pytest.mark.parametrize("version", ["v3.200.0", "v3.230.0"])
+def test_drift_report_from_file_and_grpc_event_streams(fake: FakePulumi, version: str) -> None:
+    """CLIs up to 3.205 write engine events to a file, newer ones stream them over gRPC to the
+    Automation API: the drift report is the same either way."""
+    fake.configure(version=version, changes=ENGINE_DRIFT, unchanged=40)
+    run = deploy("preview", "--stack", "dev", "--backend", BACKEND, "--expect-no-changes")
+    assert run.code == ExitCode.DRIFT
+    event_log = fake.command("preview")[fake.command("preview").index("--event-log") + 1]
+    assert event_log.startswith("tcp://127.0.0.1:") == (version == "v3.230.0")
+    assert run.stdout[-3:] == [
+        "drift: 2 resource(s) would change:",
+        "  update             aws:ec2/vpc:Vpc us-east-1-network-vpc [tags]",
+        "  replace            aws:ec2/securityGroup:SecurityGroup us-east-1-alb-sg",
+    ]

@@ -1,8 +1,9 @@
 """A stand-in for the `pulumi` executable: records its arguments and answers like the CLI.
 
 Only the CLI boundary is faked: deploy.py and the Automation API run for real and talk to this
-script through a subprocess, exactly as they would to the Go binary. Standard library only, so
-it runs under any python3.
+script through a subprocess, exactly as they would to the Go binary. It runs under the test's
+interpreter, so for CLIs newer than 3.205 (engine events streamed over gRPC to the Automation
+API's `--event-log tcp://...` server) it uses the SDK's own generated gRPC client.
 
 Driven by files in $FAKE_PULUMI_DIR:
   scenario.json  what to answer (see tests/fake_pulumi/__init__.py for the keys)
@@ -131,7 +132,7 @@ def operation(scenario: dict[str, Any], verb: str, args: list[str]) -> int:
             return 70
     log = value_of(args, "--event-log") if "--event-log" in args else None
     if log:
-        write_events(Path(log), scenario)
+        write_events(log, scenario)
     failure = scenario.get("fail")
     if failure == "locked":
         print(_LOCKED.format(stack=value_of(args, "--stack")), file=sys.stderr)
@@ -157,12 +158,12 @@ def wait_for_go() -> bool:
     return False
 
 
-def write_events(path: Path, scenario: dict[str, Any]) -> None:
-    """Engine events as the CLI writes them to --event-log (JSON lines, cancelEvent last)."""
+def write_events(target: str, scenario: dict[str, Any]) -> None:
+    """Engine events as the CLI sends them to --event-log: JSON lines in a file (CLI <= 3.205)
+    or a gRPC stream to the Automation API's server (`tcp://host:port`, newer CLIs)."""
     if scenario.get("no_summary"):
         # A run that died before its summary: only the cancel event that ends the log.
-        with path.open("a") as log:
-            log.write(json.dumps({"sequence": 0, "timestamp": 0, "cancelEvent": {}}) + "\n")
+        deliver(target, [json.dumps({"sequence": 0, "timestamp": 0, "cancelEvent": {}})])
         return
     events: list[dict[str, Any]] = [
         {
@@ -190,9 +191,26 @@ def write_events(path: Path, scenario: dict[str, Any]) -> None:
     )
     # The cancel event ends the Automation API's log watcher at once (else it waits 5 s).
     events.append({"cancelEvent": {}})
-    with path.open("a") as log:
-        for sequence, event in enumerate(events):
-            log.write(json.dumps({"sequence": sequence, "timestamp": 0, **event}) + "\n")
+    deliver(
+        target,
+        [
+            json.dumps({"sequence": sequence, "timestamp": 0, **event})
+            for sequence, event in enumerate(events)
+        ],
+    )
+
+
+def deliver(target: str, lines: list[str]) -> None:
+    if not target.startswith("tcp://"):
+        with Path(target).open("a") as log:
+            log.writelines(line + "\n" for line in lines)
+        return
+    import grpc
+    from pulumi.runtime.proto import events_pb2, events_pb2_grpc
+
+    with grpc.insecure_channel(target.removeprefix("tcp://")) as channel:
+        stub = events_pb2_grpc.EventsStub(channel)
+        stub.StreamEvents(iter([events_pb2.EventRequest(event=line) for line in lines]))
 
 
 if __name__ == "__main__":
