@@ -350,9 +350,42 @@ def _delete_health_check(world: World) -> None:
     world.clients("route53", PRIMARY).delete_health_check(HealthCheckId=check)
 
 
+def _vpc_cidr_differs(world: World) -> None:
+    world.region(PRIMARY)["vpc_cidr"] = "10.99.0.0/16"
+
+
+def _subnet_of_another_vpc(world: World) -> None:
+    other = world.clients("ec2", SECONDARY).create_vpc(CidrBlock="10.98.0.0/16")["Vpc"]["VpcId"]
+    stray = world.clients("ec2", SECONDARY).create_subnet(VpcId=other, CidrBlock="10.98.1.0/24")
+    world.region(SECONDARY)["private_subnet_ids"][0] = stray["Subnet"]["SubnetId"]
+
+
+def _missing_az(world: World) -> None:
+    world.region(PRIMARY)["public_subnet_ids"].pop()
+
+
+def _unencrypted_primary(world: World) -> None:
+    rds = world.clients("rds", PRIMARY)
+    rds.create_db_instance(
+        DBInstanceIdentifier="prod-db-plain",
+        DBInstanceClass="db.t4g.micro",
+        Engine="postgres",
+        MasterUsername="tap_admin",
+        MasterUserPassword="not-a-real-one-1",
+        AllocatedStorage=20,
+        MultiAZ=True,
+        StorageEncrypted=False,
+    )
+    world.region(PRIMARY)["db_identifier"] = "prod-db-plain"
+
+
 @pytest.mark.parametrize(
     ("breakage", "failing", "detail"),
     [
+        (_vpc_cidr_differs, (PRIMARY, "vpc"), "outputs say 10.99.0.0/16"),
+        (_subnet_of_another_vpc, (SECONDARY, "subnets"), "is in vpc-"),
+        (_missing_az, (PRIMARY, "subnets"), "1 public subnets for 2 AZs"),
+        (_unencrypted_primary, (PRIMARY, "database"), "not encrypted"),
         (_stop_trail, ("global", "cloudtrail logging"), "prod-trail NOT logging"),
         (_mark_instance_unhealthy, (SECONDARY, "auto scaling group"), "1/2 in service"),
         (_deregister_targets, (PRIMARY, "healthy targets"), "0/0 healthy"),
@@ -625,3 +658,25 @@ def test_a_region_is_healthy_only_when_enough_checkers_say_so(
     ok, detail = check_health(client, "hc-1")
     assert ok is passed
     assert detail.startswith("hc-1 HTTPS alb.example.com/health")
+
+
+def test_a_promoted_replica_is_checked_as_a_writable_database(
+    moto_clients: ClientFactory,
+) -> None:
+    """After the DR runbook's promotion, the secondary's database is a primary, not a replica."""
+    world = build_world(moto_clients)
+    moto_clients("rds", SECONDARY).create_db_instance(
+        DBInstanceIdentifier="prod-db-replica-promoted",
+        DBInstanceClass="db.m7g.large",
+        Engine="postgres",
+        MasterUsername="tap_admin",
+        MasterUserPassword="not-a-real-one-1",
+        AllocatedStorage=100,
+        MultiAZ=True,
+        StorageEncrypted=True,
+    )
+    world.region(SECONDARY).update(db_identifier="prod-db-replica-promoted", db_is_replica=False)
+    rows = by_key(verify(world.outputs, moto_clients))
+    assert (SECONDARY, "read replica") not in rows
+    assert rows[(SECONDARY, "database")].passed
+    assert rows[(SECONDARY, "database")].detail.startswith("prod-db-replica-promoted available")
