@@ -85,7 +85,7 @@ def build_region(
         opts=in_region,
     )
     compute_config = config.compute
-    certificate_arn = compute_config.certificate_arns.get(region.name)
+    certificate_arn: pulumi.Input[str] | None = compute_config.certificate_arns.get(region.name)
     if certificate_arn is None and zone is not None and failover_fqdn is not None:
         # Validated in the zone through this region's own provider: no region waits on another.
         certificate_arn = Certificate(
@@ -327,6 +327,7 @@ audit = Audit(
 
 # Global, after the regions: health checks and failover records, then the edge.
 if dns is not None:
+    assert zone is not None and failover_fqdn is not None  # made with dns, before the regions
     # Health-check alarms live in us-east-1 and may only notify a topic of their own region:
     # a stack without us-east-1 gets a small topic (and key) there for them.
     health_topic = alert_topic_arns.get(GLOBAL_REGION)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.bucket import SecureBucket, SecureBucketArgs, Transition
+from components.bucket import SecureBucket, SecureBucketArgs, Statements, Transition
 from tap import naming
 from tap.policy_doc import document
 from tap.tags import name_tag
@@ -81,7 +81,7 @@ def trail_key_policy(account: str, arn: str) -> str:
     )
 
 
-def trail_bucket_statements(arn: str) -> callable:
+def trail_bucket_statements(arn: str) -> Statements:
     """Bucket-policy statements admitting only this trail's delivery."""
 
     def statements(bucket_arn: str, account: str) -> list[dict]:

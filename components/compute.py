@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.bucket import SecureBucket, SecureBucketArgs
+from components.bucket import SecureBucket, SecureBucketArgs, Statements
 from components.security_rules import tcp_rule
 from tap import naming
 from tap.config import check_retention
@@ -71,7 +71,7 @@ def architecture_of(instance_type: str) -> str:
     return "arm64" if "g" in generation_suffix else "x86_64"
 
 
-def elb_log_statements(region: str) -> callable:
+def elb_log_statements(region: str) -> Statements:
     """Bucket-policy statements admitting only ELB log delivery of this account."""
 
     def statements(bucket_arn: str, account: str) -> list[dict]:
@@ -513,7 +513,7 @@ class Compute(pulumi.ComponentResource):
                     instance_warmup="120",
                 ),
             ),
-            enabled_metrics=list(ASG_METRICS),
+            enabled_metrics=[aws.autoscaling.Metric(metric) for metric in ASG_METRICS],
             metrics_granularity="1Minute",
             # Provider default tags never reach a group: carry the stack's tags explicitly
             # (instances get theirs from the launch template, hence no propagation).

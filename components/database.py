@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -83,11 +84,12 @@ class DatabaseArgs:
 
 def _secret_arn_of(instance: aws.rds.Instance) -> pulumi.Output[str]:
     """ARN of the secret RDS created for the instance's master password."""
-    return instance.master_user_secrets.apply(
-        lambda secrets: (
-            secrets[0]["secret_arn"] if isinstance(secrets[0], dict) else secrets[0].secret_arn
-        )
-    )
+
+    def first(secrets: Any) -> str:
+        secret = secrets[0]
+        return str(secret["secret_arn"] if isinstance(secret, dict) else secret.secret_arn)
+
+    return instance.master_user_secrets.apply(first)
 
 
 def engine_family(engine_version: str) -> str:
@@ -160,7 +162,7 @@ class Database(pulumi.ComponentResource):
         ]
         monitoring_role = self._monitoring_role() if args.monitoring_interval else None
 
-        common = dict(
+        common: dict[str, Any] = dict(
             identifier=identifier,
             instance_class=args.instance_class,
             storage_type="gp3",
@@ -203,7 +205,8 @@ class Database(pulumi.ComponentResource):
                 **common,
                 opts=instance_opts,
             )
-            secret_arn = pulumi.Output.from_input(args.secret_arn)
+            # Checked at the top: a replica always has the primary's secret.
+            secret_arn = pulumi.Output.from_input(cast(pulumi.Input[str], args.secret_arn))
             secret_key = pulumi.Output.from_input(args.secret_kms_key_arn or args.kms_key_arn)
             secret_region = args.secret_region or args.region
         elif args.promoted:

@@ -67,7 +67,7 @@ LOG_RETENTION_DAYS: tuple[int, ...] = (
 )  # fmt: skip
 
 _PRIVATE_RANGES = tuple(
-    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+    ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 )
 # A /16 holds every tier of six AZs with room to grow; below /20 the database and public
 # subnets would be too small for ENIs of a Multi-AZ database and the load balancer.

@@ -215,7 +215,9 @@ def _record_named(record: Resource, domain: str) -> bool:
 
 
 def mermaid(
-    resources: Iterable[Resource], primary_region: str | None = None, regions: Sequence[str] = ()
+    resources: Iterable[Resource] | StackIndex,
+    primary_region: str | None = None,
+    regions: Sequence[str] = (),
 ) -> str:
     """The Mermaid flowchart of `resources` (providers and components already left out)."""
     index = resources if isinstance(resources, StackIndex) else StackIndex(resources)

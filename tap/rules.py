@@ -498,7 +498,8 @@ def _tls_policy(props: Mapping[str, Any], _c: Context) -> list[str]:
 
 
 def _required_tags(props: Mapping[str, Any], context: Context) -> list[str]:
-    own = props.get("tags") if isinstance(props.get("tags"), Mapping) else {}
+    tags = props.get("tags")
+    own: Mapping[str, Any] = tags if isinstance(tags, Mapping) else {}
     problems = [] if own.get("Name") else ["no Name tag"]
     effective = {**context.provider_tags, **own}
     missing = [key for key in REQUIRED_TAGS if not effective.get(key)]
