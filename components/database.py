@@ -209,38 +209,33 @@ class Database(pulumi.ComponentResource):
             secret_arn = pulumi.Output.from_input(cast(pulumi.Input[str], args.secret_arn))
             secret_key = pulumi.Output.from_input(args.secret_kms_key_arn or args.kms_key_arn)
             secret_region = args.secret_region or args.region
-        elif args.promoted:
-            # Same logical name and identifier as the replica it was: the program adopts the
-            # promoted instance (dropping replicate_source_db promotes it, should that not have
-            # been done by hand yet). Engine, user and database name come from the old primary.
-            instance = aws.rds.Instance(
-                f"{name}-replica",
-                manage_master_user_password=True,
-                master_user_secret_kms_key_id=args.kms_key_arn,
-                skip_final_snapshot=not args.protected,
-                final_snapshot_identifier=f"{identifier}-final" if args.protected else None,
-                **common,
-                opts=instance_opts,
-            )
-            secret_arn = _secret_arn_of(instance)
-            secret_key = pulumi.Output.from_input(args.kms_key_arn)
-            secret_region = args.region
         else:
+            # A primary, or a former replica promoted by the DR runbook: the latter keeps the
+            # replica's logical name and identifier so the program adopts it as it is
+            # (dropping replicate_source_db promotes it, should that not have been done by hand
+            # yet); its engine, user and database name come from the old primary.
+            created_here = (
+                {}
+                if args.promoted
+                else {
+                    "engine": "postgres",
+                    "engine_version": args.engine_version,
+                    # A major bump in config ("16" -> "17") is a deliberate upgrade: allow it
+                    # (prod still waits for its maintenance window).
+                    "allow_major_version_upgrade": True,
+                    "allocated_storage": args.allocated_storage,
+                    "db_name": "tap",
+                    "username": "tap_admin",
+                }
+            )
             instance = aws.rds.Instance(
-                f"{name}-primary",
-                engine="postgres",
-                engine_version=args.engine_version,
-                # A major bump in config ("16" -> "17") is a deliberate upgrade: allow it (prod
-                # still waits for its maintenance window).
-                allow_major_version_upgrade=True,
-                allocated_storage=args.allocated_storage,
-                db_name="tap",
-                username="tap_admin",
+                f"{name}-replica" if args.promoted else f"{name}-primary",
                 manage_master_user_password=True,
                 master_user_secret_kms_key_id=args.kms_key_arn,
                 skip_final_snapshot=not args.protected,
                 # Fixed, never a timestamp: a timestamp would show a diff on every run.
                 final_snapshot_identifier=f"{identifier}-final" if args.protected else None,
+                **created_here,
                 **common,
                 opts=instance_opts,
             )

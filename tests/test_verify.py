@@ -364,18 +364,22 @@ def _missing_az(world: World) -> None:
     world.region(PRIMARY)["public_subnet_ids"].pop()
 
 
-def _unencrypted_primary(world: World) -> None:
-    rds = world.clients("rds", PRIMARY)
+def _standalone_db(rds: Any, identifier: str, encrypted: bool) -> None:
+    """A Multi-AZ PostgreSQL instance that is nobody's replica."""
     rds.create_db_instance(
-        DBInstanceIdentifier="prod-db-plain",
+        DBInstanceIdentifier=identifier,
         DBInstanceClass="db.t4g.micro",
         Engine="postgres",
         MasterUsername="tap_admin",
         MasterUserPassword="not-a-real-one-1",
         AllocatedStorage=20,
         MultiAZ=True,
-        StorageEncrypted=False,
+        StorageEncrypted=encrypted,
     )
+
+
+def _unencrypted_primary(world: World) -> None:
+    _standalone_db(world.clients("rds", PRIMARY), "prod-db-plain", encrypted=False)
     world.region(PRIMARY)["db_identifier"] = "prod-db-plain"
 
 
@@ -665,16 +669,7 @@ def test_a_promoted_replica_is_checked_as_a_writable_database(
 ) -> None:
     """After the DR runbook's promotion, the secondary's database is a primary, not a replica."""
     world = build_world(moto_clients)
-    moto_clients("rds", SECONDARY).create_db_instance(
-        DBInstanceIdentifier="prod-db-replica-promoted",
-        DBInstanceClass="db.m7g.large",
-        Engine="postgres",
-        MasterUsername="tap_admin",
-        MasterUserPassword="not-a-real-one-1",
-        AllocatedStorage=100,
-        MultiAZ=True,
-        StorageEncrypted=True,
-    )
+    _standalone_db(moto_clients("rds", SECONDARY), "prod-db-replica-promoted", encrypted=True)
     world.region(SECONDARY).update(db_identifier="prod-db-replica-promoted", db_is_replica=False)
     rows = by_key(verify(world.outputs, moto_clients))
     assert (SECONDARY, "read replica") not in rows
