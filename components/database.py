@@ -214,7 +214,7 @@ class Database(pulumi.ComponentResource):
             # replica's logical name and identifier so the program adopts it as it is
             # (dropping replicate_source_db promotes it, should that not have been done by hand
             # yet); its engine, user and database name come from the old primary.
-            created_here = (
+            created_here: dict[str, Any] = (
                 {}
                 if args.promoted
                 else {
