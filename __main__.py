@@ -11,14 +11,16 @@ from components.bastion import Bastion, BastionArgs
 from components.certificate import Certificate, CertificateArgs
 from components.compute import Compute, ComputeArgs
 from components.database import Database, DatabaseArgs
+from components.db_credential import DatabaseCredential, DatabaseCredentialArgs
 from components.edge import Edge, EdgeArgs
 from components.failover import Endpoint, Failover, FailoverArgs
 from components.keys import RegionKey, RegionKeyArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
+from components.origin_secret import OriginSecret, OriginSecretArgs
 from components.zone import Zone, ZoneArgs
 from tap.config import RegionConfig
-from tap.global_provider import GLOBAL_REGION, global_provider_name, needs_global_provider
+from tap.global_provider import GLOBAL_PROVIDER_NAME, GLOBAL_REGION
 from tap.stack_config import load_stack_config
 from tap.tags import default_tags
 
@@ -95,6 +97,7 @@ def build_region(
                 zone_id=zone.zone_id,
                 environment=config.environment,
                 region=region.name,
+                owns_validation_record=region.name == config.primary_region,
             ),
             opts=in_region,
         ).certificate_arn
@@ -123,6 +126,7 @@ def build_region(
             log_retention_days=compute_config.log_retention_days,
             alb_log_retention_days=compute_config.alb_log_retention_days,
             edge_only=config.edge.cloudfront_enabled,
+            origin_secrets=origin_secret.accepted if origin_secret is not None else (),
             route53_health_checks=config.dns is not None,
         ),
         opts=in_region,
@@ -179,11 +183,10 @@ def build_region(
                 protected=config.is_production,
                 log_retention_days=database_config.log_retention_days,
                 replicate_from=None if primary_database is None else primary_database.db_arn,
-                secret_arn=None if primary_database is None else primary_database.db_secret_arn,
-                secret_kms_key_arn=(
-                    None if primary_database is None else primary_database.db_secret_kms_key_arn
-                ),
-                secret_region=config.primary_region,
+                master_username=credential.username,
+                master_password=credential.password,
+                master_password_version=credential.version,
+                secret_recovery_window_days=30 if config.is_production else 0,
                 promoted=region.name in database_config.promoted_regions,
             ),
             opts=in_region,
@@ -249,7 +252,8 @@ def region_outputs(built: RegionStack) -> dict[str, object]:
                 "db_port": database.db_port,
                 "db_is_replica": database.is_replica,
                 "db_multi_az": database_config.multi_az and built.is_writable,
-                "db_secret_arn": None if database.is_replica else database.db_secret_arn,
+                # Every region's own secret: a region never reads another's credentials.
+                "db_secret_arn": database.db_secret_arn,
             }
             if database
             else {}
@@ -263,15 +267,11 @@ zone: Zone | None = None
 failover_fqdn: str | None = None
 if dns is not None:
     # CloudFront's certificate and web ACL, and Route53 health-check metrics, exist only in
-    # us-east-1: that region's provider when it is a stack region, else one extra provider.
-    global_provider = (
-        aws.Provider(
-            global_provider_name(config.region_names),
-            region=GLOBAL_REGION,
-            default_tags=aws.ProviderDefaultTagsArgs(tags=tags),
-        )
-        if needs_global_provider(config.region_names)
-        else providers[GLOBAL_REGION]
+    # us-east-1. One provider of their own, whatever the region list: see tap/global_provider.
+    global_provider = aws.Provider(
+        GLOBAL_PROVIDER_NAME,
+        region=GLOBAL_REGION,
+        default_tags=aws.ProviderDefaultTagsArgs(tags=tags),
     )
     in_global = pulumi.ResourceOptions(providers={"aws": global_provider})
     zone = Zone(
@@ -288,6 +288,18 @@ if dns is not None:
     # Behind CloudFront the regions fail over at the origin name and users resolve app_fqdn to
     # the distribution; without it, app_fqdn itself fails over.
     failover_fqdn = f"origin.{dns.app_fqdn}" if config.edge.cloudfront_enabled else dns.app_fqdn
+# The master password, drawn once and kept encrypted in state; every region writes it into its
+# own secret, so no region reads another's credentials.
+credential = DatabaseCredential(
+    "database-credential",
+    DatabaseCredentialArgs(version=database_config.master_password_version),
+)
+# The header only CloudFront sends, which every ALB behind it requires.
+origin_secret: OriginSecret | None = (
+    OriginSecret("origin-secret", OriginSecretArgs(version=config.edge.origin_secret_version))
+    if config.edge.cloudfront_enabled
+    else None
+)
 # The primary region first: its database is the source of the others' replicas (the one
 # cross-region edge besides the global pieces).
 built_regions: dict[str, RegionStack] = {}
@@ -304,7 +316,6 @@ for region in sorted(config.regions, key=lambda r: r.name != config.primary_regi
         )
     regions[region.name] = region_outputs(built)
 account_ids = {name: built.key.account_id for name, built in built_regions.items()}
-alert_topic_arns = {name: built.alerts.topic_arn for name, built in built_regions.items()}
 endpoints = {
     name: Endpoint(dns_name=built.compute.alb_dns_name, zone_id=built.compute.alb_zone_id)
     for name, built in built_regions.items()
@@ -329,32 +340,31 @@ audit = Audit(
 if dns is not None:
     assert zone is not None and failover_fqdn is not None  # made with dns, before the regions
     # Health-check alarms live in us-east-1 and may only notify a topic of their own region:
-    # a stack without us-east-1 gets a small topic (and key) there for them.
-    health_topic = alert_topic_arns.get(GLOBAL_REGION)
-    if health_topic is None:
-        global_key = RegionKey(
-            "global-key",
-            RegionKeyArgs(
-                environment=config.environment,
-                region=GLOBAL_REGION,
-                deletion_window_in_days=30 if config.is_production else 7,
-                # Not the names a us-east-1 region would take, should one be added later.
-                service="global-key",
-            ),
-            opts=in_global,
-        )
-        health_topic = AlertTopic(
-            "global-alerts",
-            AlertTopicArgs(
-                environment=config.environment,
-                region=GLOBAL_REGION,
-                kms_key_arn=global_key.key_arn,
-                account_id=global_key.account_id,
-                emails=config.alerts.emails,
-                service="global-alerts",
-            ),
-            opts=in_global,
-        ).topic_arn
+    # the global pieces always get a small topic (and key) there, so adding or removing
+    # us-east-1 as a stack region changes nothing here.
+    global_key = RegionKey(
+        "global-key",
+        RegionKeyArgs(
+            environment=config.environment,
+            region=GLOBAL_REGION,
+            deletion_window_in_days=30 if config.is_production else 7,
+            # Not the names a us-east-1 region takes.
+            service="global-key",
+        ),
+        opts=in_global,
+    )
+    health_topic = AlertTopic(
+        "global-alerts",
+        AlertTopicArgs(
+            environment=config.environment,
+            region=GLOBAL_REGION,
+            kms_key_arn=global_key.key_arn,
+            account_id=global_key.account_id,
+            emails=config.alerts.emails,
+            service="global-alerts",
+        ),
+        opts=in_global,
+    ).topic_arn
     failover = Failover(
         "failover",
         FailoverArgs(
@@ -372,7 +382,7 @@ if dns is not None:
         opts=in_global,
     )
     edge: Edge | None = None
-    if config.edge.cloudfront_enabled:
+    if origin_secret is not None:
         edge_certificate = Certificate(
             "edge-certificate",
             CertificateArgs(
@@ -380,6 +390,7 @@ if dns is not None:
                 zone_id=zone.zone_id,
                 environment=config.environment,
                 region=GLOBAL_REGION,
+                owns_validation_record=True,
             ),
             opts=in_global,
         )
@@ -396,6 +407,12 @@ if dns is not None:
                 waf_enabled=config.edge.waf_enabled,
                 log_retention_days=config.edge.log_retention_days,
                 is_production=config.is_production,
+                origin_secret=origin_secret.current,
+                origin_rules=[
+                    rule
+                    for built in built_regions.values()
+                    for rule in built.compute.origin_listener_rules
+                ],
             ),
             opts=in_global,
         )

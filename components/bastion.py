@@ -56,7 +56,7 @@ class Bastion(pulumi.ComponentResource):
             f"{name}-sg",
             name=label,
             # Static: a description change replaces the group, which fails while in use.
-            description="Bastion: SSH from the configured operators' range only",
+            description="Bastion: SSH from the configured operator range only",
             vpc_id=args.vpc_id,
             tags=name_tag(label),
             opts=child,
@@ -67,7 +67,7 @@ class Bastion(pulumi.ComponentResource):
             group_id=group.id,
             port=22,
             cidr=args.ssh_cidr,
-            description="SSH from the operators' range",
+            description="SSH from the operator range",
             tag=f"{label}-ssh-in",
             parent=self,
         )
@@ -95,7 +95,19 @@ class Bastion(pulumi.ComponentResource):
             image_id=f"resolve:ssm:{AL2023_PARAMETER[architecture_of(args.instance_type)]}",
             instance_type=args.instance_type,
             key_name=args.key_name,
-            vpc_security_group_ids=[group.id],
+            # All network settings live in the template's interface. RunInstances refuses a
+            # template's security groups next to the instance's own subnet or public-IP
+            # setting (InvalidParameterCombination; pulumi-aws #2506), so the instance below
+            # sets nothing but the template.
+            network_interfaces=[
+                aws.ec2.LaunchTemplateNetworkInterfaceArgs(
+                    device_index=0,
+                    subnet_id=args.subnet_id,
+                    associate_public_ip_address="true",
+                    security_groups=[group.id],
+                    delete_on_termination="true",
+                )
+            ],
             metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
                 http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1
             ),
@@ -125,8 +137,6 @@ class Bastion(pulumi.ComponentResource):
             launch_template=aws.ec2.InstanceLaunchTemplateArgs(
                 id=template.id, version=template.latest_version.apply(str)
             ),
-            subnet_id=args.subnet_id,
-            associate_public_ip_address=True,
             tags=name_tag(label),
             opts=child,
         )

@@ -27,6 +27,10 @@ class CertificateArgs:
     """Environment name, for names and tags."""
     region: str
     """Region of the component's provider (where ACM issues the certificate)."""
+    owns_validation_record: bool
+    """Write the validation record. ACM asks for the same CNAME for the same name in every
+    region of an account, so of the certificates for one name exactly one owns the record; the
+    others wait for ACM to see it."""
 
 
 def _first_option(options: Sequence[Any] | None, field: str) -> str:
@@ -66,26 +70,30 @@ class Certificate(pulumi.ComponentResource):
             opts=child,
         )
         options = certificate.domain_validation_options
-        # ACM asks for the same CNAME for the same name in every region and account-wide, so a
-        # second regional certificate for the failover name writes an identical record: overwrite
-        # instead of failing on "already exists". Route53 is global, yet the record goes through
-        # this component's (regional) provider so no region waits on another's.
-        record = aws.route53.Record(
-            f"{name}-validation",
-            zone_id=args.zone_id,
-            name=options.apply(lambda o: _first_option(o, "resource_record_name")),
-            type=options.apply(lambda o: _first_option(o, "resource_record_type")),
-            records=[options.apply(lambda o: _first_option(o, "resource_record_value"))],
-            ttl=VALIDATION_TTL,
-            allow_overwrite=True,
-            # Shared with the other regions' certificates for the same name, which still need it
-            # for ACM's automatic renewal: removing one region must not delete it.
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
-        )
+        record_name = options.apply(lambda o: _first_option(o, "resource_record_name"))
+        if args.owns_validation_record:
+            # One owner per record (no allow_overwrite, nothing retained on delete): a destroy
+            # leaves the zone empty, and no second resource fights over the same CNAME. Route53
+            # is global, yet the record goes through this component's (regional) provider so no
+            # region waits on another's.
+            record = aws.route53.Record(
+                f"{name}-validation",
+                zone_id=args.zone_id,
+                name=record_name,
+                type=options.apply(lambda o: _first_option(o, "resource_record_type")),
+                records=[options.apply(lambda o: _first_option(o, "resource_record_value"))],
+                ttl=VALIDATION_TTL,
+                opts=child,
+            )
+            fqdn: pulumi.Input[str] = record.fqdn
+        else:
+            # The owner's record has the same name; ACM polls for it (CertificateValidation
+            # waits up to its create timeout), so no cross-region dependency is needed.
+            fqdn = record_name.apply(lambda n: n.rstrip(".") if n else n)
         validation = aws.acm.CertificateValidation(
             f"{name}-validation",
             certificate_arn=certificate.arn,
-            validation_record_fqdns=[record.fqdn],
+            validation_record_fqdns=[fqdn],
             opts=child,
         )
 

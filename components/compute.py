@@ -10,6 +10,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.bucket import SecureBucket, SecureBucketArgs, Statements
+from components.failover import HEALTH_PATH
+from components.origin_secret import ORIGIN_SECRET_HEADER
 from components.security_rules import tcp_rule
 from tap import naming
 from tap.config import check_retention
@@ -36,6 +38,16 @@ ASG_METRICS = (
     "GroupTerminatingInstances",
     "GroupTotalInstances",
 )
+# Behind the edge: listener rules in evaluation order (1-50000, lowest first; the default
+# action comes last: ELB User Guide, "Listener rules"). A rule holds at most 5 condition values
+# and a condition at most 3 (ELB quotas, "Condition values per rule"; "Condition types for
+# listener rules"): the header rule takes the accepted secrets (1-3), the health rule 3.
+ORIGIN_RULE_PRIORITY = 10
+HEALTH_RULE_PRIORITY = 20
+MAX_VALUES_PER_CONDITION = 3
+# Route53 health checks send GET; HEAD is routed with it, as the ELB guide recommends ("HTTP
+# request method conditions"). The method match is case-sensitive and exact.
+HEALTH_METHODS = ("GET", "HEAD")
 # Account ids Elastic Load Balancing writes access logs from, in regions opened before
 # August 2022; newer regions use the log-delivery service principal instead.
 ELB_LOG_ACCOUNTS = {
@@ -142,7 +154,11 @@ class ComputeArgs:
     """Expiry of ALB access logs."""
     edge_only: bool = False
     """CloudFront is in front: the ALB admits only CloudFront's origin-facing addresses (and
-    the Route53 health checkers), so nobody can bypass the edge and its WAF."""
+    the Route53 health checkers), and forwards only requests carrying an origin secret (and
+    GET/HEAD /health): nobody can bypass the edge and its WAF. Needs certificate_arn."""
+    origin_secrets: Sequence[pulumi.Input[str]] = ()
+    """With edge_only: the values of the edge's origin header the ALB accepts (the current one
+    and, during a rotation, the previous one; 1 to 3). Empty otherwise."""
     route53_health_checks: bool = False
     """Route53 health-checks this ALB: admit the health checkers on 443 whatever else is
     allowed."""
@@ -161,6 +177,19 @@ class Compute(pulumi.ComponentResource):
                 f"<= max {args.max_size} does not hold"
             )
         check_retention(args.log_retention_days)
+        if args.edge_only:
+            if args.certificate_arn is None:
+                raise ValueError(
+                    "ComputeArgs.edge_only needs certificate_arn: CloudFront reaches the origin "
+                    "over HTTPS only, and the origin secret must never travel in clear"
+                )
+            if not 1 <= len(args.origin_secrets) <= MAX_VALUES_PER_CONDITION:
+                raise ValueError(
+                    f"ComputeArgs.origin_secrets: {len(args.origin_secrets)} given, edge_only "
+                    f"needs 1 to {MAX_VALUES_PER_CONDITION} (current, then previous)"
+                )
+        elif args.origin_secrets:
+            raise ValueError("ComputeArgs.origin_secrets is only used with edge_only")
         self._name, self._args = name, args
         self._child = pulumi.ResourceOptions(parent=self)
 
@@ -206,7 +235,7 @@ class Compute(pulumi.ComponentResource):
             deregistration_delay=30,
             health_check=aws.lb.TargetGroupHealthCheckArgs(
                 enabled=True,
-                path="/health",
+                path=HEALTH_PATH,
                 protocol="HTTP",
                 port="traffic-port",
                 matcher="200",
@@ -219,7 +248,8 @@ class Compute(pulumi.ComponentResource):
             opts=self._child,
         )
         self.https_enabled = args.certificate_arn is not None
-        self._listeners(alb, target_group)
+        self.origin_listener_rules: list[pulumi.Resource] = self._listeners(alb, target_group)
+        """Behind the edge: the rules admitting CloudFront (build the edge after them)."""
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-app-logs",
             name=f"/tap/{args.environment}/{args.region}/app",
@@ -262,8 +292,13 @@ class Compute(pulumi.ComponentResource):
 
     def _managed_source_groups(self) -> list[pulumi.Output[str]]:
         """One group per AWS-managed prefix list admitted on 443: CloudFront's origin-facing
-        list weighs 55 rules and the health checkers' 25, more than the 60 rules one group
-        holds, hence a group each."""
+        list weighs 55 rules and the health checkers' 25 (Amazon VPC User Guide, "AWS-managed
+        prefix lists", weights table: a reference counts as the list's weight against the
+        group's rule quota), more than the 60 inbound rules one group holds (Amazon VPC quotas,
+        "Inbound or outbound rules per security group"), hence a group each.
+
+        The prefix lists admit every CloudFront distribution and every account's health checks:
+        the listener rules (see _edge_rules) are what keeps other distributions out."""
         args = self._args
         sources = []
         if args.edge_only:
@@ -360,7 +395,9 @@ class Compute(pulumi.ComponentResource):
         )
         return alb_sg, app_sg
 
-    def _listeners(self, alb: aws.lb.LoadBalancer, target_group: aws.lb.TargetGroup) -> None:
+    def _listeners(
+        self, alb: aws.lb.LoadBalancer, target_group: aws.lb.TargetGroup
+    ) -> list[pulumi.Resource]:
         name, args = self._name, self._args
         forward = aws.lb.ListenerDefaultActionArgs(
             type="forward", target_group_arn=target_group.arn
@@ -375,15 +412,23 @@ class Compute(pulumi.ComponentResource):
                 tags=name_tag(self._label("http")),
                 opts=self._child,
             )
-            return
-        aws.lb.Listener(
+            return []
+        # Behind the edge, what no rule admits is refused, as the CloudFront guide ("Restrict
+        # access to Application Load Balancers") sets up the default rule.
+        deny = aws.lb.ListenerDefaultActionArgs(
+            type="fixed-response",
+            fixed_response=aws.lb.ListenerDefaultActionFixedResponseArgs(
+                content_type="text/plain", message_body="Access denied", status_code="403"
+            ),
+        )
+        https = aws.lb.Listener(
             f"{name}-https",
             load_balancer_arn=alb.arn,
             port=443,
             protocol="HTTPS",
             ssl_policy=TLS_POLICY,
             certificate_arn=args.certificate_arn,
-            default_actions=[forward],
+            default_actions=[deny if args.edge_only else forward],
             tags=name_tag(self._label("https")),
             opts=self._child,
         )
@@ -403,6 +448,59 @@ class Compute(pulumi.ComponentResource):
             tags=name_tag(self._label("http")),
             opts=self._child,
         )
+        return self._edge_rules(https, target_group) if args.edge_only else []
+
+    def _edge_rules(
+        self, https: aws.lb.Listener, target_group: aws.lb.TargetGroup
+    ) -> list[pulumi.Resource]:
+        """Forward what carries an accepted origin secret; and GET/HEAD /health without it, for
+        the Route53 health checkers, which cannot send custom headers (Route 53 API Reference,
+        HealthCheckConfig: no header setting). Everything else gets the default 403."""
+        name, args = self._name, self._args
+        forward = aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=target_group.arn)
+        rules: list[pulumi.Resource] = [
+            aws.lb.ListenerRule(
+                f"{name}-edge-origin",
+                listener_arn=https.arn,
+                priority=ORIGIN_RULE_PRIORITY,
+                conditions=[
+                    aws.lb.ListenerRuleConditionArgs(
+                        http_header=aws.lb.ListenerRuleConditionHttpHeaderArgs(
+                            http_header_name=ORIGIN_SECRET_HEADER,
+                            values=list(args.origin_secrets),
+                        )
+                    )
+                ],
+                actions=[forward],
+                tags=name_tag(self._label("edge-origin")),
+                opts=self._child,
+            )
+        ]
+        if args.route53_health_checks:
+            # No wildcard: the path matches exactly (case-sensitive, query string excluded).
+            rules.append(
+                aws.lb.ListenerRule(
+                    f"{name}-edge-health",
+                    listener_arn=https.arn,
+                    priority=HEALTH_RULE_PRIORITY,
+                    conditions=[
+                        aws.lb.ListenerRuleConditionArgs(
+                            path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(
+                                values=[HEALTH_PATH]
+                            )
+                        ),
+                        aws.lb.ListenerRuleConditionArgs(
+                            http_request_method=aws.lb.ListenerRuleConditionHttpRequestMethodArgs(
+                                values=list(HEALTH_METHODS)
+                            )
+                        ),
+                    ],
+                    actions=[forward],
+                    tags=name_tag(self._label("edge-health")),
+                    opts=self._child,
+                )
+            )
+        return rules
 
     def _instance_role(self) -> tuple[aws.iam.Role, aws.iam.InstanceProfile]:
         name, args = self._name, self._args

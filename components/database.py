@@ -1,25 +1,50 @@
 """One region's PostgreSQL: the primary in the primary region, a cross-region read replica
-(disaster recovery) in a secondary region. The master password is created, stored and rotated
-by RDS in Secrets Manager: it never passes through config, the program or the state."""
+(disaster recovery) in a secondary region.
+
+Credentials (issue 11, part A):
+- The master password comes from DatabaseCredential (one per stack) and reaches RDS only as a
+  write-only argument (`password_wo`): RDS does not create a read replica of a source whose
+  master password it manages in Secrets Manager (RDS User Guide, "Limitations for Secrets
+  Manager integration with Amazon RDS"), so RDS-managed passwords are not used. Replicas get no
+  password: PostgreSQL replicates its roles, the master user's included.
+- Every region keeps its own Secrets Manager secret under its own key, written write-only
+  (`secret_string_wo`), and its own SSM parameters: a region never reads another region's
+  secret, before or after a promotion.
+- The app connects as APP_DB_USER with IAM database authentication to its own region's
+  instance; the master secret serves only the one-shot role bootstrap in the user data.
+"""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
 from components.security_rules import tcp_rule
 from tap import naming
 from tap.config import check_retention
 from tap.policy_doc import assume_role, document
 from tap.tags import name_tag
+from tap.user_data import APP_DB_USER, DB_NAME
 
 PORT = 5432
 MONITORING_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 LOG_EXPORTS = ("postgresql", "upgrade")
+# DeleteSecret: "The number of days from 7 to 30"; the provider's 0 deletes at once
+# (ForceDeleteWithoutRecovery).
+SECRET_RECOVERY_WINDOWS = frozenset({0, *range(7, 31)})
+# Bytes of the per-database RandomId: 8 hex characters in the final snapshot and secret names.
+GENERATION_BYTES = 4
+# RDS DeleteDBInstance, FinalDBSnapshotIdentifier (and CreateDBSnapshot, DBSnapshotIdentifier):
+# "Must be 1 to 255 letters, numbers, or hyphens. First character must be a letter. Can't end
+# with a hyphen or contain two consecutive hyphens."
+_SNAPSHOT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,254}$")
 
 
 @dataclass(frozen=True)
@@ -42,6 +67,15 @@ class DatabaseArgs:
     """This region's key: storage, secret, Performance Insights, log groups."""
     account_id: pulumi.Input[str]
     """Account id, for ARNs in policies."""
+    master_username: str
+    """The master user (DatabaseCredential.username): set on the primary at creation, and
+    written with the password to this region's secret."""
+    master_password: pulumi.Input[str]
+    """The master password (DatabaseCredential.password, a secret): write-only to RDS on a
+    writable database, and to this region's secret everywhere."""
+    master_password_version: int
+    """Generation of the password (DatabaseCredential.version): a new one rewrites the
+    password on the writable database and every region's secret, nothing else."""
     engine_version: str = "16"
     """PostgreSQL version ("16" follows the latest 16.x minor with auto upgrades)."""
     instance_class: str = "db.t4g.micro"
@@ -64,32 +98,39 @@ class DatabaseArgs:
     """Performance Insights, encrypted with the region's key."""
     protected: bool = False
     """Deletion protection and a final snapshot (prod); off lets `pulumi destroy` finish."""
+    secret_recovery_window_days: int = 30
+    """Days a deleted master secret stays recoverable: 7 to 30, or 0 to delete it at once."""
     log_retention_days: int = 30
     """Retention of the exported PostgreSQL logs."""
     slow_query_ms: int = 1000
     """Statements slower than this are logged."""
     replicate_from: pulumi.Input[str] | None = None
     """ARN of the primary to replicate across regions; None makes this the primary."""
-    secret_arn: pulumi.Input[str] | None = None
-    """For a replica: the primary's secret, which the app of this region may read."""
-    secret_kms_key_arn: pulumi.Input[str] | None = None
-    """For a replica: the key of the primary's secret."""
-    secret_region: str | None = None
-    """For a replica: the region of the primary's secret."""
     promoted: bool = False
     """A former DR replica promoted to a standalone, writable database (the DR runbook): it
-    keeps the replica's resource and identifier, so nothing is replaced, and gets its own
-    AWS-managed password."""
+    keeps the replica's resource and identifier, so nothing is replaced, and takes the
+    master password write-only like a primary."""
 
 
-def _secret_arn_of(instance: aws.rds.Instance) -> pulumi.Output[str]:
-    """ARN of the secret RDS created for the instance's master password."""
+def final_snapshot_name(identifier: str, generation: str) -> str:
+    """`<identifier>-final-<generation>`: unique per created instance (the generation is a
+    RandomId drawn with it), so a re-created stack never meets its predecessor's snapshot
+    (DBSnapshotAlreadyExists). Raises ValueError for a name RDS would refuse."""
+    name = f"{identifier}-final-{generation}"
+    if not _SNAPSHOT_NAME.match(name) or "--" in name or name.endswith("-"):
+        raise ValueError(f"final snapshot name {name!r} is not a valid DB snapshot identifier")
+    return name
 
-    def first(secrets: Any) -> str:
-        secret = secrets[0]
-        return str(secret["secret_arn"] if isinstance(secret, dict) else secret.secret_arn)
 
-    return instance.master_user_secrets.apply(first)
+def secret_name(environment: str, region: str, generation: str) -> str:
+    """Name of a region's master secret. The generation keeps a re-created stack clear of its
+    predecessor's secret, which Secrets Manager keeps (name taken) for the recovery window."""
+    return f"tap/{environment}/{region}/database/master-{generation}"
+
+
+def master_secret_json(username: str, password: str) -> str:
+    """The secret's value: the shape Secrets Manager's RDS rotation functions read."""
+    return json.dumps({"password": password, "username": username}, sort_keys=True)
 
 
 def engine_family(engine_version: str) -> str:
@@ -110,8 +151,16 @@ class Database(pulumi.ComponentResource):
                 f"DatabaseArgs.max_allocated_storage {args.max_allocated_storage} "
                 f"< allocated_storage {args.allocated_storage}"
             )
-        if args.replicate_from is not None and args.secret_arn is None:
-            raise ValueError("DatabaseArgs.secret_arn is required for a replica")
+        if args.master_password_version < 1:
+            raise ValueError(
+                f"DatabaseArgs.master_password_version {args.master_password_version} "
+                "must be 1 or more"
+            )
+        if args.secret_recovery_window_days not in SECRET_RECOVERY_WINDOWS:
+            raise ValueError(
+                f"DatabaseArgs.secret_recovery_window_days {args.secret_recovery_window_days} "
+                "must be 0 or 7 to 30"
+            )
         check_retention(args.log_retention_days)
         self._name, self._args = name, args
         self._child = pulumi.ResourceOptions(parent=self)
@@ -161,6 +210,14 @@ class Database(pulumi.ComponentResource):
             for kind in LOG_EXPORTS
         ]
         monitoring_role = self._monitoring_role() if args.monitoring_interval else None
+        # Drawn once with the database and kept in state: it tells this instance's final
+        # snapshot and secret apart from those of an earlier life of the same stack.
+        generation = random.RandomId(
+            f"{name}-generation",
+            byte_length=GENERATION_BYTES,
+            keepers={"identifier": identifier},
+            opts=self._child,
+        ).hex
 
         common: dict[str, Any] = dict(
             identifier=identifier,
@@ -192,6 +249,9 @@ class Database(pulumi.ComponentResource):
             auto_minor_version_upgrade="." not in args.engine_version,
             # Outside prod, changes apply now; prod waits for its maintenance window.
             apply_immediately=not args.protected,
+            # The app signs in as APP_DB_USER with a token of its own region's role; replicas
+            # need it too, for reads before a promotion and writes after.
+            iam_database_authentication_enabled=True,
             ca_cert_identifier="rds-ca-rsa2048-g1",
             tags=name_tag(identifier),
         )
@@ -205,10 +265,6 @@ class Database(pulumi.ComponentResource):
                 **common,
                 opts=instance_opts,
             )
-            # Checked at the top: a replica always has the primary's secret.
-            secret_arn = pulumi.Output.from_input(cast(pulumi.Input[str], args.secret_arn))
-            secret_key = pulumi.Output.from_input(args.secret_kms_key_arn or args.kms_key_arn)
-            secret_region = args.secret_region or args.region
         else:
             # A primary, or a former replica promoted by the DR runbook: the latter keeps the
             # replica's logical name and identifier so the program adopts it as it is
@@ -224,34 +280,38 @@ class Database(pulumi.ComponentResource):
                     # (prod still waits for its maintenance window).
                     "allow_major_version_upgrade": True,
                     "allocated_storage": args.allocated_storage,
-                    "db_name": "tap",
-                    "username": "tap_admin",
+                    "db_name": DB_NAME,
+                    "username": args.master_username,
                 }
             )
             instance = aws.rds.Instance(
                 f"{name}-replica" if args.promoted else f"{name}-primary",
-                manage_master_user_password=True,
-                master_user_secret_kms_key_id=args.kms_key_arn,
+                # Write-only: sent to RDS when the version changes, never read back, so a
+                # rotation made outside Pulumi shows no diff and is not reverted. Pulumi keeps
+                # the value it sent only in the state's inputs, encrypted as a secret.
+                password_wo=args.master_password,
+                password_wo_version=args.master_password_version,
                 skip_final_snapshot=not args.protected,
-                # Fixed, never a timestamp: a timestamp would show a diff on every run.
-                final_snapshot_identifier=f"{identifier}-final" if args.protected else None,
+                final_snapshot_identifier=(
+                    generation.apply(lambda suffix: final_snapshot_name(identifier, suffix))
+                    if args.protected
+                    else None
+                ),
                 **created_here,
                 **common,
                 opts=instance_opts,
             )
-            secret_arn = _secret_arn_of(instance)
-            secret_key = pulumi.Output.from_input(args.kms_key_arn)
-            secret_region = args.region
 
-        self._publish(instance, secret_arn, secret_key, secret_region)
+        secret = self._master_secret(generation)
+        self._publish(instance, secret)
 
         self.db_identifier: pulumi.Output[str] = instance.identifier
         self.db_arn: pulumi.Output[str] = instance.arn
         self.db_endpoint: pulumi.Output[str] = instance.endpoint
         self.db_address: pulumi.Output[str] = instance.address
         self.db_port: pulumi.Output[int] = instance.port
-        self.db_secret_arn: pulumi.Output[str] = secret_arn
-        self.db_secret_kms_key_arn: pulumi.Output[str] = secret_key
+        self.db_resource_id: pulumi.Output[str] = instance.resource_id
+        self.db_secret_arn: pulumi.Output[str] = secret.arn
         self.db_security_group_id: pulumi.Output[str] = security_group.id
         self.is_replica: bool = is_replica
         self.register_outputs(
@@ -260,6 +320,7 @@ class Database(pulumi.ComponentResource):
                 "db_endpoint": self.db_endpoint,
                 "db_address": self.db_address,
                 "db_port": self.db_port,
+                "db_resource_id": self.db_resource_id,
                 "db_secret_arn": self.db_secret_arn,
             }
         )
@@ -321,17 +382,42 @@ class Database(pulumi.ComponentResource):
         )
         return role
 
-    def _publish(
-        self,
-        instance: aws.rds.Instance,
-        secret_arn: pulumi.Output[str],
-        secret_key: pulumi.Output[str],
-        secret_region: str,
-    ) -> None:
-        """SSM parameters the instances read at boot, and the app role's access to them."""
+    def _master_secret(self, generation: pulumi.Output[str]) -> aws.secretsmanager.Secret:
+        """This region's copy of the master credential, under this region's key."""
+        name, args = self._name, self._args
+        secret = aws.secretsmanager.Secret(
+            f"{name}-secret",
+            name=generation.apply(
+                lambda suffix: secret_name(args.environment, args.region, suffix)
+            ),
+            description=f"TAP {args.environment} database master credential in {args.region}",
+            kms_key_id=args.kms_key_arn,
+            recovery_window_in_days=args.secret_recovery_window_days,
+            tags=name_tag(self._label("db-master-secret")),
+            opts=self._child,
+        )
+        plain: pulumi.Output[str] = pulumi.Output.from_input(args.master_password).apply(
+            lambda password: master_secret_json(args.master_username, password)
+        )
+        value: pulumi.Output[str] = pulumi.Output.secret(plain)
+        aws.secretsmanager.SecretVersion(
+            f"{name}-secret-value",
+            secret_id=secret.id,
+            # Write-only, as the instance's password: a new version of the credential replaces
+            # this resource (a new secret version, AWSCURRENT moves to it); an outside
+            # rotation is never read back nor reverted.
+            secret_string_wo=value,
+            secret_string_wo_version=args.master_password_version,
+            opts=self._child,
+        )
+        return secret
+
+    def _publish(self, instance: aws.rds.Instance, secret: aws.secretsmanager.Secret) -> None:
+        """SSM parameters the instances read, and the app role's access: this region's
+        parameters, secret and key, and IAM sign-in as APP_DB_USER to this region's instance."""
         name, args = self._name, self._args
         path = f"/tap/{args.environment}/{args.region}/database"
-        for key, value in (("endpoint", instance.endpoint), ("secret_arn", secret_arn)):
+        for key, value in (("endpoint", instance.endpoint), ("secret_arn", secret.arn)):
             aws.ssm.Parameter(
                 f"{name}-param-{key.replace('_', '-')}",
                 name=f"{path}/{key}",
@@ -343,7 +429,7 @@ class Database(pulumi.ComponentResource):
             )
 
         def policy(values: list[str]) -> str:
-            account, secret, key = values
+            account, secret_arn, key, resource_id = values
             return document(
                 {
                     "Sid": "ReadDatabaseParameters",
@@ -352,10 +438,11 @@ class Database(pulumi.ComponentResource):
                     "Resource": f"arn:aws:ssm:{args.region}:{account}:parameter{path}/*",
                 },
                 {
+                    # Only the root-run role bootstrap reads it (tap/user_data.py).
                     "Sid": "ReadDatabaseSecret",
                     "Effect": "Allow",
                     "Action": "secretsmanager:GetSecretValue",
-                    "Resource": secret,
+                    "Resource": secret_arn,
                 },
                 {
                     "Sid": "DecryptDatabaseSecret",
@@ -364,9 +451,20 @@ class Database(pulumi.ComponentResource):
                     "Resource": key,
                     "Condition": {
                         "StringEquals": {
-                            "kms:ViaService": f"secretsmanager.{secret_region}.amazonaws.com"
+                            "kms:ViaService": f"secretsmanager.{args.region}.amazonaws.com"
                         }
                     },
+                },
+                {
+                    # Service Authorization Reference, rds-db resource db-user:
+                    # arn:${Partition}:rds-db:${Region}:${Account}:dbuser:
+                    #   ${DbiResourceId}/${DbUserName}
+                    "Sid": "ConnectAsAppUser",
+                    "Effect": "Allow",
+                    "Action": "rds-db:connect",
+                    "Resource": (
+                        f"arn:aws:rds-db:{args.region}:{account}:dbuser:{resource_id}/{APP_DB_USER}"
+                    ),
                 },
             )
 
@@ -374,6 +472,8 @@ class Database(pulumi.ComponentResource):
             f"{name}-app-access",
             name="database-access",
             role=args.app_role_name,
-            policy=pulumi.Output.all(args.account_id, secret_arn, secret_key).apply(policy),
+            policy=pulumi.Output.all(
+                args.account_id, secret.arn, args.kms_key_arn, instance.resource_id
+            ).apply(policy),
             opts=self._child,
         )

@@ -3,6 +3,7 @@ name, with access logs to a SecureBucket and an optional AWS WAF web ACL."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.bucket import SecureBucket, SecureBucketArgs
+from components.origin_secret import ORIGIN_SECRET_HEADER
 from tap import naming
 from tap.global_provider import GLOBAL_REGION
 from tap.tags import name_tag
@@ -47,6 +49,13 @@ class EdgeArgs:
     """Validated us-east-1 ACM certificate for app_fqdn (CloudFront takes no other region)."""
     account_id: pulumi.Input[str]
     """Account id: log bucket name and its delivery policy."""
+    origin_secret: pulumi.Input[str]
+    """Secret CloudFront sends in ORIGIN_SECRET_HEADER; the ALBs forward nothing else
+    (OriginSecret.current)."""
+    origin_rules: Sequence[pulumi.Resource] = ()
+    """The ALB listener rules accepting origin_secret (Compute.origin_listener_rules of every
+    region): the distribution changes after them, so in a rotation CloudFront sends a new
+    value only once every ALB accepts it."""
     price_class: str = "PriceClass_100"
     """Edge locations used (PriceClass_100: North America and Europe, the cheapest)."""
     waf_enabled: bool = False
@@ -204,6 +213,14 @@ class Edge(pulumi.ComponentResource):
                 aws.cloudfront.DistributionOriginArgs(
                     origin_id=ORIGIN_ID,
                     domain_name=args.origin_fqdn,
+                    # CloudFront overwrites a viewer's header of the same name ("Add custom
+                    # headers to origin requests"), so a viewer can neither forge nor read it.
+                    custom_headers=[
+                        aws.cloudfront.DistributionOriginCustomHeaderArgs(
+                            name=ORIGIN_SECRET_HEADER,
+                            value=pulumi.Output.secret(args.origin_secret),
+                        )
+                    ],
                     custom_origin_config=aws.cloudfront.DistributionOriginCustomOriginConfigArgs(
                         http_port=80,
                         https_port=443,
@@ -233,7 +250,7 @@ class Edge(pulumi.ComponentResource):
             ),
             web_acl_id=web_acl.arn if web_acl else None,
             tags=name_tag(self._label("edge")),
-            opts=self._child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.origin_rules)),
         )
 
     def _access_logs(self, distribution: aws.cloudfront.Distribution) -> SecureBucket:

@@ -37,13 +37,16 @@ def key_policy(account_id: str, region: str) -> str:
         f"arn:aws:iam::{account_id}:role/aws-service-role/autoscaling.amazonaws.com/"
         "AWSServiceRoleForAutoScaling"
     )
-    use = [
+    # Cryptographic operations only: they carry an encryption context, which the CloudWatch
+    # Logs grant below is conditioned on. DescribeKey carries none, so under that condition it
+    # would never be allowed; it gets a statement of its own.
+    crypto = [
         "kms:Decrypt",
-        "kms:DescribeKey",
         "kms:Encrypt",
         "kms:GenerateDataKey*",
         "kms:ReEncrypt*",
     ]
+    use = [*crypto, "kms:DescribeKey"]
     autoscaling_role_only = {
         "StringEquals": {"kms:CallerAccount": account_id},
         "ArnEquals": {"aws:PrincipalArn": autoscaling_role},
@@ -60,7 +63,7 @@ def key_policy(account_id: str, region: str) -> str:
             "Sid": "CloudWatchLogsOfThisRegion",
             "Effect": "Allow",
             "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-            "Action": use,
+            "Action": crypto,
             "Resource": "*",
             "Condition": {
                 "ArnLike": {
@@ -69,6 +72,15 @@ def key_policy(account_id: str, region: str) -> str:
                     )
                 }
             },
+        },
+        {
+            # DescribeKey is metadata only and has no encryption context to match, which is why
+            # AWS's own CloudWatchLogsAPIKeyAccess policy grants it apart from the data actions.
+            "Sid": "CloudWatchLogsDescribesKey",
+            "Effect": "Allow",
+            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+            "Action": "kms:DescribeKey",
+            "Resource": "*",
         },
         {
             # Alarms publish to the SNS topic encrypted with this key.

@@ -15,6 +15,22 @@ from tap.policy_doc import assume_role, document
 from tap.tags import name_tag
 
 NAT_STRATEGIES = ("one_per_az", "single", "none")
+EXCLUDED_ZONE_IDS = ("use1-az3",)
+
+
+def _zone_number(zone_id: str) -> tuple[int, str]:
+    _, _, number = zone_id.rpartition("-az")
+    return (int(number) if number.isdigit() else 1_000_000, zone_id)
+
+
+def pick_zone_ids(zone_ids: list[str], count: int) -> list[str] | None:
+    """The first `count` zone IDs in numeric order (az2 before az10), whatever order AWS answers
+    in; None when there are fewer. A zone added later by AWS gets a higher number, so it never
+    displaces a zone already in use."""
+    ordered = sorted(set(zone_ids), key=_zone_number)
+    return ordered[:count] if len(ordered) >= count else None
+
+
 # Without NAT, private instances still need these AWS APIs: Session Manager, CloudWatch agent
 # (logs, metrics), and the database secret.
 NO_NAT_INTERFACE_ENDPOINTS = (
@@ -77,22 +93,31 @@ class Network(pulumi.ComponentResource):
             opts=child,
         )
         azs = aws.get_availability_zones_output(
-            state="available",
+            # No state filter: an impaired or unavailable AZ must not drop out of the list and
+            # shift every later subnet into another zone (a replacement of each). Local and
+            # Wavelength Zones, which an account may opt into, are not AZs of the region.
+            filters=[
+                aws.GetAvailabilityZonesFilterArgs(name="zone-type", values=["availability-zone"]),
+                aws.GetAvailabilityZonesFilterArgs(
+                    name="opt-in-status", values=["opt-in-not-required"]
+                ),
+            ],
             # use1-az3 is a constrained zone without most current instance families.
-            exclude_zone_ids=["use1-az3"],
+            exclude_zone_ids=list(EXCLUDED_ZONE_IDS),
             opts=pulumi.InvokeOutputOptions(parent=self),
         )
 
         def zone(index: int) -> pulumi.Output[str]:
-            def pick(names: list[str]) -> str:
-                if len(names) <= index:
+            def pick(zone_ids: list[str]) -> str:
+                chosen = pick_zone_ids(zone_ids, args.az_count)
+                if chosen is None:
                     raise pulumi.RunError(
-                        f"{region} has {len(names)} available AZs; tap:network.az_count asks for "
+                        f"{region} has {len(zone_ids)} usable AZs; tap:network.az_count asks for "
                         f"{args.az_count}"
                     )
-                return names[index]
+                return chosen[index]
 
-            return azs.names.apply(pick)
+            return azs.zone_ids.apply(pick)
 
         subnets: dict[str, list[aws.ec2.Subnet]] = {tier: [] for tier in TIERS}
         for tier in TIERS:
@@ -102,7 +127,9 @@ class Network(pulumi.ComponentResource):
                         f"{name}-{tier}-{index}",
                         vpc_id=vpc.id,
                         cidr_block=cidr,
-                        availability_zone=zone(index),
+                        # By zone ID: the same physical zone in every account, where names
+                        # (us-east-1a) are shuffled per account and sort with Local Zones.
+                        availability_zone_id=zone(index),
                         # Nothing launches with a public IP: the ALB and NAT bring their own.
                         map_public_ip_on_launch=False,
                         tags=name_tag(label(f"{tier}-{index}"), Tier=tier),

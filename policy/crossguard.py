@@ -18,7 +18,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from tap import rules
+from tap import readiness, rules
 
 ReportViolation = Callable[..., None]
 
@@ -104,12 +104,15 @@ def stack_validator(rule: rules.StackRule) -> Callable[[Any, ReportViolation], N
 
 
 def policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
-    """One CrossGuard policy per TAP rule, enforced as the rule's severity says."""
+    """One CrossGuard policy per TAP rule (policy and deploy readiness), enforced as the rule's
+    severity says."""
     built: list[ResourceValidationPolicy | StackValidationPolicy] = []
-    for rule in rules.ALL_RULES:
-        common = {
+    for rule in readiness.CATALOGUE:
+        common: dict[str, Any] = {
             "name": rule.id.lower(),
-            "description": rule.description + (f" (AWS FSBP {rule.fsbp})" if rule.fsbp else ""),
+            "description": rule.description
+            + (f" (AWS FSBP {rule.fsbp})" if rule.fsbp else "")
+            + (f" Source: {rule.source}" if rule.source else ""),
             "enforcement_level": ENFORCEMENT[rule.severity],
             "severity": SEVERITY[rule.severity],
         }

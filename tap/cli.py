@@ -1,8 +1,10 @@
 """Command line of deploy.py: one subcommand per operation.
 
 `plan` is offline (mocks). `preview`, `up`, `refresh`, `destroy` and `outputs` drive the real
-engine through the Automation API; `bootstrap` and `verify` talk to AWS with boto3. Every
-failure ends as one `error:` line on stderr and an exit code from tap/ops/errors.py.
+engine through the Automation API; `bootstrap` and `verify` talk to AWS with boto3. `preview`
+and `up` validate the stack's config before the engine starts, and `up` of a stack that creates
+its hosted zone waits for the domain's delegation (tap/ops/delegation.py). Every failure ends
+as one `error:` line on stderr and an exit code from tap/ops/errors.py.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pulumi import automation as auto
 
 from tap import plan
-from tap.ops import automation, bootstrap, verify
+from tap.ops import automation, bootstrap, delegation, verify
 from tap.ops.aws import client_factory, describe_error
 from tap.ops.errors import ExitCode, OpsError
 
@@ -39,11 +41,13 @@ class OneLineParser(argparse.ArgumentParser):
 
 @dataclass(frozen=True)
 class Console:
-    """Where a command writes: engine output streams to `out` line by line as it arrives."""
+    """Where a command writes (engine output streams to `out` line by line as it arrives), and
+    what it consults besides the engine and AWS: the operator, and public DNS."""
 
     out: TextIO
     err: TextIO
     ask: Prompt
+    resolve_ns: delegation.Resolver = delegation.public_name_servers
 
     def line(self, text: str = "") -> None:
         print(text, file=self.out, flush=True)
@@ -74,7 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help=f"drift check: exit {ExitCode.DRIFT} and list the changes if any are proposed",
     )
-    _engine_parser(commands, "up", "deploy the stack (policy pack applied when present)")
+    up = _engine_parser(commands, "up", "deploy the stack (policy pack applied when present)")
+    up.add_argument(
+        "--skip-delegation-check",
+        action="store_true",
+        help="deploy a stack that creates its hosted zone without checking that public DNS "
+        "delegates the domain to it (for delegations the NS lookup cannot see)",
+    )
     _engine_parser(commands, "refresh", "refresh the stack's state from the cloud")
     destroy = _engine_parser(commands, "destroy", "delete every resource of the stack")
     destroy.add_argument("--yes", action="store_true", help="no prompt (dev and staging)")
@@ -94,6 +104,7 @@ def main(
     out: TextIO | None = None,
     err: TextIO | None = None,
     ask: Prompt = terminal_prompt,
+    resolve_ns: delegation.Resolver = delegation.public_name_servers,
 ) -> int:
     parser = build_parser()
     try:
@@ -102,7 +113,7 @@ def main(
         return int(exc.code or 0)
     if args.command == "plan":
         return plan.run(args)
-    console = Console(out or sys.stdout, err or sys.stderr, ask)
+    console = Console(out or sys.stdout, err or sys.stderr, ask, resolve_ns)
     try:
         return int(_COMMANDS[args.command](args, console))
     except automation.DriftError as exc:
@@ -128,6 +139,7 @@ def report_drift(drift: automation.DriftError, console: Console) -> None:
 
 
 def run_preview(args: argparse.Namespace, console: Console) -> ExitCode:
+    automation.stack_config(args.stack, args.work_dir)  # a bad config stops before the engine
     # A drift check needs an existing stack; a plain preview may create it, like `up`.
     options, stack = _open(args, create=not args.expect_no_changes)
     counts = automation.preview(
@@ -141,11 +153,49 @@ def run_preview(args: argparse.Namespace, console: Console) -> ExitCode:
 
 
 def run_up(args: argparse.Namespace, console: Console) -> ExitCode:
+    config = automation.stack_config(args.stack, args.work_dir)
     options, stack = _open(args, create=True)
+    if config.dns is not None and config.dns.create_zone and not args.skip_delegation_check:
+        await_delegation(config.dns.domain, options, stack, console)
     counts = automation.up(stack, options, console.line, console.error_line)
     console.line(f"up {args.stack}: {automation.format_counts(counts)}")
     console.line(f"next: python deploy.py verify --stack {args.stack}")
     return ExitCode.OK
+
+
+def await_delegation(
+    domain: str, options: automation.EngineOptions, stack: auto.Stack, console: Console
+) -> None:
+    """Return once public DNS delegates the domain to the zone the stack creates.
+
+    Until then the full update would stall on certificate validation (ACM validates through
+    the zone's records, which only a delegated domain publishes), so: create the zone alone if
+    the stack has none yet (a targeted update), print its name servers and the registrar step,
+    and stop with DELEGATION_PENDING; the next `up` carries on from here.
+    """
+    name_servers = delegation.zone_name_servers(automation.outputs(stack))
+    if name_servers is None:
+        console.line(f"delegation: creating the hosted zone of {domain} first (targeted update)")
+        targets = delegation.zone_targets(options.stack)
+        counts = automation.up(stack, options, console.line, console.error_line, targets)
+        console.line(f"up {options.stack} (hosted zone only): {automation.format_counts(counts)}")
+        name_servers = delegation.zone_name_servers(automation.outputs(stack))
+        if name_servers is None:
+            raise OpsError(
+                f"the targeted update of stack {options.stack} left no dns.name_servers output; "
+                f"check the zone with `deploy.py outputs --stack {options.stack}`"
+            )
+    answer = console.resolve_ns(domain)
+    if delegation.is_delegated(answer, name_servers):
+        console.line(f"delegation: {domain} is delegated to the stack's hosted zone")
+        return
+    for line in delegation.registrar_step(domain, name_servers, answer, options.stack):
+        console.line(line)
+    raise OpsError(
+        f"waiting for delegation: set the {len(name_servers)} name servers above for {domain} "
+        f"at its registrar, then run `deploy.py up --stack {options.stack}` again",
+        ExitCode.DELEGATION_PENDING,
+    )
 
 
 def run_refresh(args: argparse.Namespace, console: Console) -> ExitCode:

@@ -328,6 +328,9 @@ class DatabaseConfig(_Strict):
         default=(), description="Secondaries whose replica was promoted (DR runbook)."
     )
     log_retention_days: int = Field(default=30, description="Retention of exported DB logs.")
+    master_password_version: int = Field(
+        default=1, ge=1, description="Bump to rotate the master password (a new one is drawn)."
+    )
 
     @field_validator("engine_version")
     @classmethod
@@ -429,6 +432,9 @@ class AlertsConfig(_Strict):
         return tuple(sorted(emails))
 
 
+GLACIER_MINIMUM_DAYS = 90
+
+
 class AuditConfig(_Strict):
     """The stack's one CloudTrail trail and how long its logs live."""
 
@@ -445,13 +451,40 @@ class AuditConfig(_Strict):
                 self.transition_glacier_days,
                 f"must be at least transition_ia_days + 30 ({self.transition_ia_days + 30})",
             )
-        if not self.transition_ia_days < self.transition_glacier_days < self.expiration_days:
+        # GLACIER (Flexible Retrieval) bills at least 90 days per object: expiring sooner pays
+        # an early-deletion charge on every log file (S3 User Guide, "Constraints and
+        # considerations for transitions").
+        minimum = self.transition_glacier_days + GLACIER_MINIMUM_DAYS
+        if self.expiration_days < minimum:
             raise KeyProblem(
                 "expiration_days",
                 self.expiration_days,
-                "needs transition_ia_days < transition_glacier_days < expiration_days",
+                f"must be at least transition_glacier_days + {GLACIER_MINIMUM_DAYS} ({minimum}): "
+                "GLACIER bills 90 days per object",
             )
         return self
+
+
+# Names that can never be delegated to a Route53 zone: RFC 2606 (the example second-level
+# domains and the .test, .example, .invalid and .localhost TLDs) and RFC 6761 (special-use
+# names, among them .local for mDNS per RFC 6762). Route53 refuses them ("InvalidDomainName:
+# example.com is reserved by AWS"); a certificate for them can never be validated.
+RESERVED_DOMAINS: tuple[str, ...] = (
+    "example.com", "example.net", "example.org",
+    "example", "test", "invalid", "localhost", "local",
+)  # fmt: skip
+PLACEHOLDER_DOMAIN = "replace-me.invalid"
+"""What a stack file ships until its owner sets a real domain: the offline plan runs with a
+stand-in (tap.offline), and a real preview or up stops on it with one line."""
+
+
+def reserved_suffix(domain: str) -> str | None:
+    """The reserved name `domain` is, or lies under (None when it may be delegated)."""
+    name = domain.rstrip(".").lower()
+    for reserved in RESERVED_DOMAINS:
+        if name == reserved or name.endswith(f".{reserved}"):
+            return reserved
+    return None
 
 
 _DOMAIN_SHAPE = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -469,7 +502,7 @@ class HealthCheckConfig(_Strict):
 class DnsConfig(_Strict):
     """The application's DNS name, its hosted zone, and failover between regions."""
 
-    domain: str = Field(description="Apex domain of the hosted zone, e.g. example.com.")
+    domain: str = Field(description="Apex domain of the hosted zone, e.g. acme.io.")
     zone_id: str | None = Field(default=None, description="Use this existing public zone.")
     create_zone: bool = Field(default=False, description="Create the zone (else look it up).")
     record_name: str = Field(default="app", description="Label of the app: app.<domain>.")
@@ -479,8 +512,19 @@ class DnsConfig(_Strict):
     @classmethod
     def _domain(cls, value: str) -> str:
         value = value.rstrip(".").lower()
+        if value == PLACEHOLDER_DOMAIN:
+            raise ValueError(
+                "is the shipped placeholder: set a domain you own "
+                "(pulumi config set --path tap:dns.domain <your-domain>)"
+            )
         if not _DOMAIN_SHAPE.match(value):
-            raise ValueError("is not a DNS domain name like 'example.com'")
+            raise ValueError("is not a DNS domain name like 'app.acme.io'")
+        reserved = reserved_suffix(value)
+        if reserved is not None:
+            raise ValueError(
+                f"is reserved ({reserved}, RFC 2606/6761) and cannot be delegated: "
+                "set a domain you own"
+            )
         return value
 
     @field_validator("record_name")
@@ -517,6 +561,11 @@ class EdgeConfig(_Strict):
         default="PriceClass_100", description="CloudFront edge locations to use."
     )
     log_retention_days: int = Field(default=90, ge=1, le=3650, description="Access-log expiry.")
+    origin_secret_version: int = Field(
+        default=1,
+        ge=1,
+        description="Bump to rotate the origin header (the old one stays valid one more step).",
+    )
 
     @model_validator(mode="after")
     def _waf_needs_cloudfront(self) -> EdgeConfig:

@@ -102,19 +102,30 @@ def _tier(resource: Resource) -> str:
     return SERVICE_TIERS.get(service, service)
 
 
+DNS_RECORD = "aws:route53/record:Record"
+
+
 def place(resources: Sequence[Resource]) -> dict[str, Node]:
     """The node of each resource (by URN, or name when there is none).
 
-    A component sits in one place: the global group as soon as one of its resources serves
-    every region (the edge component's certificate lives in us-east-1, but belongs with
-    CloudFront), otherwise its region.
+    A component sits in one place: the global group when it is built on the global provider
+    (zone, edge, failover, their key and topic) or holds a resource that serves every region
+    (a distribution, a CDN web ACL), else the one region its regional resources are in. DNS
+    records follow their component: a region's certificate stays in its region with its
+    validation record.
     """
-    groups: dict[str, str] = {}
+    members: dict[str, list[Resource]] = {}
     for resource in resources:
-        key = resource.component or f"{resource.name} {resource.type}"
-        here = location(resource)
-        if groups.get(key) != "global":
-            groups[key] = "global" if here == "global" else groups.get(key, here)
+        members.setdefault(resource.component or f"{resource.name} {resource.type}", []).append(
+            resource
+        )
+    groups: dict[str, str] = {}
+    for key, found in members.items():
+        regions = {location(r) for r in found} - {"global"}
+        on_global = any(
+            r.global_piece or (location(r) == "global" and r.type != DNS_RECORD) for r in found
+        )
+        groups[key] = regions.pop() if len(regions) == 1 and not on_global else "global"
     return {_key(r): Node(groups[r.component or f"{r.name} {r.type}"], _tier(r)) for r in resources}
 
 

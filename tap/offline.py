@@ -12,6 +12,7 @@ The mocks behave like a strict engine in two ways that matter here:
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import logging
@@ -29,7 +30,8 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from tap.config import NAMESPACE
+from tap.config import NAMESPACE, PLACEHOLDER_DOMAIN
+from tap.readiness import managed_prefix_list_weight
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 MAIN_PROGRAM = PROJECT_DIR / "__main__.py"
@@ -58,6 +60,17 @@ class Recorded:
     delete_before_replace: bool
     ignore_changes: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()
+    retain_on_delete: bool = False
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """One invoke the program made, and what the harness answered."""
+
+    token: str
+    region: str | None
+    args: dict[str, Any]
+    result: dict[str, Any]
 
 
 @dataclass
@@ -68,6 +81,10 @@ class PlanResult:
     resources: list[Recorded] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     invokes: list[tuple[str, str | None]] = field(default_factory=list)
+    lookups: list[Lookup] = field(default_factory=list)
+    """Every lookup with its arguments and the harness's answer (prefix lists, AZs...)."""
+    notices: list[str] = field(default_factory=list)
+    """What the harness itself changed for an offline run (a placeholder domain stood in for)."""
     warnings: list[str] = field(default_factory=list)
     """Engine warnings (pulumi.log.warn, e.g. deprecated resources) and Python warnings
     raised while the program ran: each one is a defect of the program."""
@@ -81,6 +98,10 @@ class PlanResult:
             known = sorted(r.name for r in self.of_type(type_))
             raise KeyError(f"{type_} {name!r}: {len(matches)} found; names: {known}")
         return matches[0]
+
+    def id_of(self, resource: Recorded) -> str:
+        """The id the harness gave `resource` (what other resources' inputs hold)."""
+        return physical_id(resource.type, resource.name, resource.inputs, resource.region)
 
     def in_region(self, region: str) -> list[Recorded]:
         return [r for r in self.resources if r.region == region]
@@ -108,65 +129,305 @@ def _arn(service: str, region: str | None, resource: str) -> str:
     return f"arn:aws:{service}:{region or ''}:{MOCK_ACCOUNT_ID}:{resource}"
 
 
+# ---------------------------------------------------------------------------------------------
+# Identifiers in the shapes AWS returns, fixed by the resource's type and logical name (the
+# engine keeps a created resource's id in state; it changes only on replacement).
+
+_UPPER_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+_LOWER_ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def _bytes(seed: str, count: int) -> bytes:
+    out = b""
+    block = 0
+    while len(out) < count:
+        out += hashlib.sha256(f"{seed}#{block}".encode()).digest()
+        block += 1
+    return out[:count]
+
+
+def _hex(seed: str, length: int) -> str:
+    return _bytes(seed, length).hex()[:length]
+
+
+def _chars(seed: str, length: int, alphabet: str) -> str:
+    return "".join(alphabet[b % len(alphabet)] for b in _bytes(seed, length))
+
+
+def _uuid(seed: str) -> str:
+    h = _hex(seed, 32)
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:32]}"
+
+
+# EC2 resources whose id is `<prefix>-<17 hex>`.
+EC2_ID_PREFIXES: Mapping[str, str] = {
+    "aws:ec2/vpc:Vpc": "vpc",
+    "aws:ec2/subnet:Subnet": "subnet",
+    "aws:ec2/securityGroup:SecurityGroup": "sg",
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "sg",
+    "aws:ec2/internetGateway:InternetGateway": "igw",
+    "aws:ec2/natGateway:NatGateway": "nat",
+    "aws:ec2/eip:Eip": "eipalloc",
+    "aws:ec2/routeTable:RouteTable": "rtb",
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": "rtbassoc",
+    "aws:ec2/launchTemplate:LaunchTemplate": "lt",
+    "aws:ec2/instance:Instance": "i",
+    "aws:ec2/networkAcl:NetworkAcl": "acl",
+    "aws:ec2/defaultNetworkAcl:DefaultNetworkAcl": "acl",
+    "aws:ec2/vpcEndpoint:VpcEndpoint": "vpce",
+    "aws:ec2/flowLog:FlowLog": "fl",
+    "aws:ec2/networkInterface:NetworkInterface": "eni",
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "sgr",
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "sgr",
+    "aws:ec2/keyPair:KeyPair": "key",
+}
+# EC2 ARN resource types (arn:aws:ec2:<region>:<account>:<kind>/<id>).
+_EC2_ARN_KINDS = {
+    "vpc": "vpc", "subnet": "subnet", "sg": "security-group", "igw": "internet-gateway",
+    "nat": "natgateway", "eipalloc": "elastic-ip", "rtb": "route-table", "lt": "launch-template",
+    "i": "instance", "acl": "network-acl", "vpce": "vpc-endpoint", "fl": "vpc-flow-log",
+    "sgr": "security-group-rule", "eni": "network-interface", "key": "key-pair",
+    "rtbassoc": "route-table-association",
+}  # fmt: skip
+# Resources whose id is their name (or another input) in the provider.
+_NAMED_BY = {
+    "aws:s3/bucket:Bucket": "bucket",
+    "aws:cloudwatch/logGroup:LogGroup": "name",
+    "aws:iam/role:Role": "name",
+    "aws:iam/instanceProfile:InstanceProfile": "name",
+    "aws:rds/subnetGroup:SubnetGroup": "name",
+    "aws:rds/parameterGroup:ParameterGroup": "name",
+    "aws:kms/alias:Alias": "name",
+    "aws:ssm/parameter:Parameter": "name",
+    "aws:autoscaling/group:Group": "name",
+    "aws:cloudtrail/trail:Trail": "name",
+    "aws:cloudwatch/metricAlarm:MetricAlarm": "name",
+    "aws:cloudwatch/dashboard:Dashboard": "dashboardName",
+    "aws:cloudwatch/logDeliverySource:LogDeliverySource": "name",
+    "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination": "name",
+    "aws:s3/bucketPolicy:BucketPolicy": "bucket",
+    "aws:s3/bucketVersioning:BucketVersioning": "bucket",
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": "bucket",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": "bucket",
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": "bucket",
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
+        "bucket"
+    ),
+}
+# Route 53 hosted zone ids of ALBs per region (Elastic Load Balancing endpoints and quotas).
+ALB_ZONE_IDS = {
+    "us-east-1": "Z35SXDOTRQ7X7K",
+    "us-east-2": "Z3AADJGX6KTTL2",
+    "us-west-1": "Z368ELLRRE2KJ0",
+    "us-west-2": "Z1H1FL5HABSF5",
+    "eu-west-1": "Z32O12XQLNTSW2",
+    "eu-central-1": "Z215JYRZR1TBD5",
+    "ap-southeast-2": "Z1GM3OXH4ZPM65",
+}
+CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"
+
+
+def _seed(type_: str, name: str) -> str:
+    return f"{type_}|{name}"
+
+
+def _name(inputs: Mapping[str, Any], key: str, name: str) -> str:
+    value = inputs.get(key)
+    return value if isinstance(value, str) and value else name
+
+
+def physical_id(
+    type_: str, name: str, inputs: Mapping[str, Any] | None = None, region: str | None = None
+) -> str:
+    """The id the harness gives a resource: AWS's shape for its type, fixed by type and name.
+
+    EC2 ids are `<prefix>-<17 hex>` (vpc-0123456789abcdef0), KMS keys and health checks UUIDs,
+    hosted zones `Z` + 20 characters, CloudFront `E` + 13, DB instances their DbiResourceId;
+    load balancers, listeners, target groups, topics and secrets are known by their ARN, and
+    named resources (buckets, log groups, roles...) by their name, as the provider does.
+    """
+    inputs = inputs or {}
+    seed = _seed(type_, name)
+    if type_ in EC2_ID_PREFIXES:
+        return f"{EC2_ID_PREFIXES[type_]}-{_hex(seed, 17)}"
+    if type_ in _NAMED_BY:
+        return _name(inputs, _NAMED_BY[type_], name)
+    if type_ in (
+        "aws:kms/key:Key",
+        "aws:route53/healthCheck:HealthCheck",
+        "aws:wafv2/webAcl:WebAcl",
+    ):
+        return _uuid(seed)
+    if type_ == "aws:route53/zone:Zone":
+        return "Z" + _chars(seed, 20, _UPPER_ALNUM)
+    if type_ == "aws:cloudfront/distribution:Distribution":
+        return "E" + _chars(seed, 13, _UPPER_ALNUM)
+    if type_ == "aws:rds/instance:Instance":
+        return "db-" + _chars(seed, 26, _UPPER_ALNUM)
+    if type_ == "aws:route53/record:Record":
+        parts = [str(inputs.get("zoneId", "")), str(inputs.get("name", name)).rstrip(".")]
+        parts.append(str(inputs.get("type", "")))
+        if inputs.get("setIdentifier"):
+            parts.append(str(inputs["setIdentifier"]))
+        return "_".join(parts)
+    if type_ == "aws:ec2/route:Route":
+        return f"r-{inputs.get('routeTableId', 'rtb')}{int(_hex(seed, 8), 16) % 10**10}"
+    arn = computed_state(type_, name, region, dict(inputs)).get("arn")
+    if type_.startswith(("aws:lb/", "aws:sns/topic:", "aws:secretsmanager/secret:", "aws:acm/")):
+        return str(arn)
+    return _hex(seed, 20)
+
+
+def _lb_parts(inputs: Mapping[str, Any], name: str, seed: str) -> tuple[str, str]:
+    """(name, 16-hex id) of a load balancer, from its own inputs."""
+    return _name(inputs, "name", name), _hex(seed, 16)
+
+
+def _parent_lb(arn: Any) -> str:
+    """`app/<name>/<hex>` of the load balancer an ARN input points at, when it is one."""
+    if isinstance(arn, str) and ":loadbalancer/" in arn:
+        return arn.split(":loadbalancer/", 1)[1]
+    return f"app/unknown/{_hex(str(arn), 16)}"
+
+
+def _region_code(region: str) -> str:
+    """AWS's short code of a region for zone ids: us-east-1 -> use1, ap-southeast-2 -> apse2."""
+    area, *directions, number = region.split("-")
+    short = {"north": "n", "south": "s", "east": "e", "west": "w", "central": "c"}
+    code = ""
+    for direction in directions:
+        for word, letter in (("northeast", "ne"), ("northwest", "nw"), ("southeast", "se"),
+                             ("southwest", "sw"), *short.items()):  # fmt: skip
+            if direction == word:
+                code += letter
+                break
+    return f"{area}{code}{number}"
+
+
 # Outputs the engine would compute and the program reads back (ARNs, ids, DNS names).
 def computed_state(type_: str, name: str, region: str | None, inputs: dict[str, Any]) -> dict:
     module, _, kind = type_.removeprefix("aws:").partition(":")
     service = module.split("/")[0]
+    seed = _seed(type_, name)
     state: dict[str, Any] = {"arn": _arn(service, region, f"{kind.lower()}/{name}")}
+    if type_ in EC2_ID_PREFIXES:
+        ec2_id = physical_id(type_, name, inputs, region)
+        state["arn"] = _arn("ec2", region, f"{_EC2_ARN_KINDS[EC2_ID_PREFIXES[type_]]}/{ec2_id}")
+        if type_ == "aws:ec2/vpc:Vpc":
+            state["defaultSecurityGroupId"] = f"sg-{_hex(seed + 'default-sg', 17)}"
+            state["defaultRouteTableId"] = f"rtb-{_hex(seed + 'main-rtb', 17)}"
+            state["defaultNetworkAclId"] = f"acl-{_hex(seed + 'default-acl', 17)}"
+            state["mainRouteTableId"] = state["defaultRouteTableId"]
+            state["ownerId"] = MOCK_ACCOUNT_ID
+        elif type_ == "aws:ec2/eip:Eip":
+            state["allocationId"] = ec2_id
+            state["publicIp"] = f"198.51.100.{int(_hex(seed, 2), 16) % 254 + 1}"
+        elif type_ == "aws:ec2/instance:Instance":
+            state["publicIp"] = "203.0.113.10"
+            state["privateIp"] = (
+                f"10.0.{int(_hex(seed, 2), 16) % 254}.{int(_hex(seed, 4), 16) % 254 + 1}"
+            )
+            state["primaryNetworkInterfaceId"] = f"eni-{_hex(seed + 'eni', 17)}"
+        elif type_ == "aws:ec2/launchTemplate:LaunchTemplate":
+            state["latestVersion"] = 1
+            state["defaultVersion"] = 1
+        elif type_ == "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule" or (
+            type_ == "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+        ):
+            state["securityGroupRuleId"] = ec2_id
+        elif type_ == "aws:ec2/natGateway:NatGateway":
+            state["publicIp"] = f"198.51.100.{int(_hex(seed, 2), 16) % 254 + 1}"
     if type_ == "aws:kms/key:Key":
-        state["keyId"] = f"{name}-key-id"
-        state["arn"] = _arn("kms", region, f"key/{name}-key-id")
+        key_id = physical_id(type_, name, inputs, region)
+        state["keyId"] = key_id
+        state["arn"] = _arn("kms", region, f"key/{key_id}")
+    elif type_ == "aws:kms/alias:Alias":
+        state["arn"] = _arn("kms", region, _name(inputs, "name", name))
     elif type_ == "aws:cloudwatch/logGroup:LogGroup":
-        state["arn"] = _arn("logs", region, f"log-group:{inputs.get('name', name)}")
+        state["arn"] = _arn("logs", region, f"log-group:{_name(inputs, 'name', name)}")
     elif type_ == "aws:lb/loadBalancer:LoadBalancer":
-        state["arnSuffix"] = f"app/{inputs.get('name', name)}/0123456789abcdef"
-        state["dnsName"] = f"{inputs.get('name', name)}-123456789.{region}.elb.amazonaws.com"
-        state["zoneId"] = "Z35SXDOTRQ7X7K"
+        lb_name, lb_hex = _lb_parts(inputs, name, seed)
+        kind = "net" if inputs.get("loadBalancerType") == "network" else "app"
+        state["arnSuffix"] = f"{kind}/{lb_name}/{lb_hex}"
+        state["arn"] = _arn("elasticloadbalancing", region, f"loadbalancer/{state['arnSuffix']}")
+        prefix = "internal-" if inputs.get("internal") else ""
+        state["dnsName"] = (
+            f"{prefix}{lb_name}-{int(_hex(seed, 8), 16) % 10**10}.{region}.elb.amazonaws.com"
+        )
+        state["zoneId"] = ALB_ZONE_IDS.get(region or "", "Z35SXDOTRQ7X7K")
     elif type_ == "aws:lb/targetGroup:TargetGroup":
-        state["arnSuffix"] = f"targetgroup/{inputs.get('name', name)}/0123456789abcdef"
-    elif type_ == "aws:ec2/launchTemplate:LaunchTemplate":
-        state["latestVersion"] = 1
-    elif type_ == "aws:ec2/instance:Instance":
-        state["publicIp"] = "203.0.113.10"
+        state["arnSuffix"] = f"targetgroup/{_name(inputs, 'name', name)}/{_hex(seed, 16)}"
+        state["arn"] = _arn("elasticloadbalancing", region, state["arnSuffix"])
+    elif type_ == "aws:lb/listener:Listener":
+        lb = _parent_lb(inputs.get("loadBalancerArn"))
+        state["arn"] = _arn("elasticloadbalancing", region, f"listener/{lb}/{_hex(seed, 16)}")
+    elif type_ == "aws:lb/listenerRule:ListenerRule":
+        listener = str(inputs.get("listenerArn", ""))
+        tail = listener.split(":listener/", 1)[1] if ":listener/" in listener else "app/x/0/0"
+        state["arn"] = _arn(
+            "elasticloadbalancing", region, f"listener-rule/{tail}/{_hex(seed, 16)}"
+        )
     elif type_ == "aws:rds/instance:Instance":
-        identifier = inputs.get("identifier", name)
-        address = f"{identifier}.c0offline0000.{region}.rds.amazonaws.com"
+        identifier = _name(inputs, "identifier", name)
+        cluster = _chars(f"{MOCK_ACCOUNT_ID}|{region}", 12, _LOWER_ALNUM)
+        address = f"{identifier}.{cluster}.{region}.rds.amazonaws.com"
+        port = int(inputs.get("port") or 5432)
         state.update(
             arn=_arn("rds", region, f"db:{identifier}"),
             identifier=identifier,
+            resourceId=physical_id(type_, name, inputs, region),
             address=address,
-            endpoint=f"{address}:5432",
-            port=5432,
+            endpoint=f"{address}:{port}",
+            port=port,
+            hostedZoneId="Z2R2ITUGPM61AM",
         )
         if inputs.get("manageMasterUserPassword"):
+            secret = f"rds!db-{_uuid(seed + 'secret')}"
             state["masterUserSecrets"] = [
                 {
-                    "secretArn": _arn("secretsmanager", region, f"secret:rds!db-{identifier}"),
+                    "secretArn": _arn(
+                        "secretsmanager",
+                        region,
+                        f"secret:{secret}-{_chars(seed + 'suffix', 6, _UPPER_ALNUM + 'abcdef')}",
+                    ),
                     "kmsKeyId": inputs.get("masterUserSecretKmsKeyId", ""),
                     "secretStatus": "active",
                 }
             ]
-    elif (
-        type_ == "aws:rds/subnetGroup:SubnetGroup"
-        or type_ == "aws:rds/parameterGroup:ParameterGroup"
-    ):
-        state["name"] = inputs.get("name", name)
+    elif type_ in ("aws:rds/subnetGroup:SubnetGroup", "aws:rds/parameterGroup:ParameterGroup"):
+        group = _name(inputs, "name", name)
+        state["name"] = group
+        kind = "subgrp" if "subnetGroup" in type_ else "pg"
+        state["arn"] = _arn("rds", region, f"{kind}:{group}")
     elif type_ == "aws:sns/topic:Topic":
-        state["arn"] = _arn("sns", region, inputs.get("name", name))
+        state["arn"] = _arn("sns", region, _name(inputs, "name", name))
+    elif type_ == "aws:sns/topicSubscription:TopicSubscription":
+        state["arn"] = f"{inputs.get('topic', _arn('sns', region, name))}:{_uuid(seed)}"
+    elif type_ == "aws:secretsmanager/secret:Secret":
+        secret = _name(inputs, "name", name)
+        suffix = _chars(seed, 6, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+        state["arn"] = _arn("secretsmanager", region, f"secret:{secret}-{suffix}")
+    elif type_ == "aws:ssm/parameter:Parameter":
+        state["arn"] = _arn("ssm", region, f"parameter/{_name(inputs, 'name', name).lstrip('/')}")
     elif type_ == "aws:cloudtrail/trail:Trail":
-        state["arn"] = _arn("cloudtrail", region, f"trail/{inputs.get('name', name)}")
+        state["arn"] = _arn("cloudtrail", region, f"trail/{_name(inputs, 'name', name)}")
     elif type_ == "aws:route53/zone:Zone":
-        digest = hashlib.sha256(inputs.get("name", name).encode()).hexdigest()[:16].upper()
-        state["zoneId"] = f"Z0{digest}"
+        zone_id = physical_id(type_, name, inputs, region)
+        state["zoneId"] = zone_id
+        state["arn"] = f"arn:aws:route53:::hostedzone/{zone_id}"
+        n = int(_hex(seed, 4), 16)
         state["nameServers"] = [
-            "ns-1024.awsdns-00.org",
-            "ns-1536.awsdns-00.co.uk",
-            "ns-512.awsdns-00.net",
-            "ns-0.awsdns-00.com",
+            f"ns-{n % 512}.awsdns-{n % 64:02d}.com",
+            f"ns-{512 + n % 512}.awsdns-{(n >> 6) % 64:02d}.net",
+            f"ns-{1024 + n % 512}.awsdns-{(n >> 7) % 64:02d}.org",
+            f"ns-{1536 + n % 512}.awsdns-{(n >> 8) % 64:02d}.co.uk",
         ]
+    elif type_ == "aws:route53/healthCheck:HealthCheck":
+        state["arn"] = f"arn:aws:route53:::healthcheck/{physical_id(type_, name, inputs, region)}"
     elif type_ == "aws:route53/record:Record":
         state["fqdn"] = str(inputs.get("name", name)).rstrip(".")
     elif type_ == "aws:acm/certificate:Certificate":
+        state["arn"] = _arn("acm", region, f"certificate/{_uuid(seed)}")
         # The same CNAME for the same name in every region, as ACM does.
         domain = inputs.get("domainName", name)
         state["domainValidationOptions"] = [
@@ -178,25 +439,71 @@ def computed_state(type_: str, name: str, region: str | None, inputs: dict[str, 
             }
         ]
     elif type_ == "aws:cloudfront/distribution:Distribution":
-        state["arn"] = f"arn:aws:cloudfront::{MOCK_ACCOUNT_ID}:distribution/{name}-id"
-        state["domainName"] = f"d{_digest(name)[:13]}.cloudfront.net"
-        state["hostedZoneId"] = "Z2FDTNDATAQYW2"
+        distribution_id = physical_id(type_, name, inputs, region)
+        state["arn"] = f"arn:aws:cloudfront::{MOCK_ACCOUNT_ID}:distribution/{distribution_id}"
+        state["domainName"] = f"d{_chars(seed, 13, _LOWER_ALNUM)}.cloudfront.net"
+        state["hostedZoneId"] = CLOUDFRONT_ZONE_ID
+        state["etag"] = _chars(seed + "etag", 14, _UPPER_ALNUM)
     elif type_ == "aws:cloudwatch/logDeliverySource:LogDeliverySource":
-        state["arn"] = _arn("logs", region, f"delivery-source:{inputs.get('name', name)}")
+        state["arn"] = _arn("logs", region, f"delivery-source:{_name(inputs, 'name', name)}")
     elif type_ == "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination":
-        state["arn"] = _arn("logs", region, f"delivery-destination:{inputs.get('name', name)}")
+        state["arn"] = _arn("logs", region, f"delivery-destination:{_name(inputs, 'name', name)}")
+    elif type_ == "aws:cloudwatch/logDelivery:LogDelivery":
+        state["arn"] = _arn("logs", region, f"delivery:{_chars(seed, 16, _LOWER_ALNUM)}")
+    elif type_ == "aws:cloudwatch/metricAlarm:MetricAlarm":
+        state["arn"] = _arn("cloudwatch", region, f"alarm:{_name(inputs, 'name', name)}")
     elif type_ == "aws:wafv2/webAcl:WebAcl":
-        state["arn"] = _arn("wafv2", region, f"global/webacl/{inputs.get('name', name)}/{name}-id")
+        scope = "global" if inputs.get("scope") == "CLOUDFRONT" else "regional"
+        acl_id = physical_id(type_, name, inputs, region)
+        acl_name = _name(inputs, "name", name)
+        state["arn"] = _arn("wafv2", region, f"{scope}/webacl/{acl_name}/{acl_id}")
+        state["lockToken"] = _uuid(seed + "lock")
     elif type_ == "aws:iam/role:Role":
-        state["arn"] = _arn("iam", "", f"role/{inputs.get('name', name)}")
-        state["name"] = inputs.get("name", name)
+        path = str(inputs.get("path") or "/")
+        state["arn"] = _arn("iam", "", f"role{path}{_name(inputs, 'name', name)}")
+        state["name"] = _name(inputs, "name", name)
+        state["uniqueId"] = "AROA" + _chars(seed, 17, _UPPER_ALNUM)
     elif type_ == "aws:iam/instanceProfile:InstanceProfile":
-        state["arn"] = _arn("iam", "", f"instance-profile/{inputs.get('name', name)}")
+        path = str(inputs.get("path") or "/")
+        state["arn"] = _arn("iam", "", f"instance-profile{path}{_name(inputs, 'name', name)}")
+        state["uniqueId"] = "AIPA" + _chars(seed, 17, _UPPER_ALNUM)
+    elif type_ == "aws:iam/policy:Policy":
+        state["arn"] = _arn("iam", "", f"policy/{_name(inputs, 'name', name)}")
+        state["policyId"] = "ANPA" + _chars(seed, 17, _UPPER_ALNUM)
     elif type_ == "aws:s3/bucket:Bucket":
-        state["arn"] = f"arn:aws:s3:::{inputs.get('bucket', name)}"
+        bucket = _name(inputs, "bucket", name)
+        state["arn"] = f"arn:aws:s3:::{bucket}"
+        state["bucket"] = bucket
+        state["bucketDomainName"] = f"{bucket}.s3.amazonaws.com"
+        state["bucketRegionalDomainName"] = f"{bucket}.s3.{region}.amazonaws.com"
+        state["hostedZoneId"] = "Z3AQBSTGFYJSTF"
+        state["region"] = region
     elif type_ == "aws:autoscaling/group:Group":
-        state["name"] = inputs.get("name", name)
+        group = _name(inputs, "name", name)
+        state["name"] = group
+        state["arn"] = _arn(
+            "autoscaling", region, f"autoScalingGroup:{_uuid(seed)}:autoScalingGroupName/{group}"
+        )
     return state
+
+
+def random_state(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """What pulumi_random would store: a value fixed by the logical name and keepers (the real
+    provider draws it once at create and keeps it in state; it changes only on replacement)."""
+    seed = _digest(f"{type_}|{name}|{json.dumps(inputs.get('keepers') or {}, sort_keys=True)}")
+    if type_ == "random:index/randomPassword:RandomPassword":
+        length = int(inputs.get("length", 16))
+        alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
+        if inputs.get("special", True):
+            alphabet += str(inputs.get("overrideSpecial") or "!@#$%&*()-_=+[]{}<>:?")
+        digest = hashlib.sha256(seed.encode()).digest() * (1 + length // 32)
+        result = "".join(alphabet[b % len(alphabet)] for b in digest[:length])
+        return {"result": result, "bcryptHash": f"$2a$10${seed}"}
+    if type_ == "random:index/randomId:RandomId":
+        size = int(inputs.get("byteLength", 8))
+        raw = hashlib.sha256(seed.encode()).hexdigest()[: size * 2]
+        return {"hex": raw, "dec": str(int(raw, 16)), "b64Url": raw, "b64Std": raw, "id": raw}
+    return {}
 
 
 class RecordingMocks(pulumi_mocks.Mocks):
@@ -205,6 +512,7 @@ class RecordingMocks(pulumi_mocks.Mocks):
     def __init__(self) -> None:
         self.provider_regions: dict[str, str] = {}
         self.invokes: list[tuple[str, str | None]] = []
+        self.lookups: list[Lookup] = []
 
     def region_of(self, provider_ref: str | None) -> str | None:
         if not provider_ref:
@@ -214,9 +522,14 @@ class RecordingMocks(pulumi_mocks.Mocks):
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict]:
         if args.typ == PROVIDER_TYPE:
             return f"{args.name}-provider-id", dict(args.inputs)
+        if args.typ.startswith("random:"):
+            return f"{args.name}-id", {
+                **args.inputs,
+                **random_state(args.typ, args.name, args.inputs),
+            }
         region = self.region_of(args.provider)
         state = {**args.inputs, **computed_state(args.typ, args.name, region, args.inputs)}
-        return f"{args.name}-id", state
+        return physical_id(args.typ, args.name, args.inputs, region), state
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list]:
         region = self.region_of(args.provider)
@@ -228,17 +541,104 @@ class RecordingMocks(pulumi_mocks.Mocks):
             )
         if not args.token.startswith("pulumi:") and region is None:
             raise OfflineError(f"lookup {args.token} has no explicit provider")
-        return answer(region or "", args.args), []
+        result = answer(region or "", args.args)
+        self.lookups.append(Lookup(args.token, region, dict(args.args), result))
+        return result, []
 
 
-def _availability_zones(region: str, _args: dict) -> dict:
-    letters = "abcdef"
+@dataclass(frozen=True)
+class Zone:
+    """One zone as DescribeAvailabilityZones describes it."""
+
+    name: str
+    zone_id: str
+    zone_type: str = "availability-zone"
+    opt_in_status: str = "opt-in-not-required"
+    state: str = "available"
+    group_name: str = ""
+
+
+# AZ count per region (the rest get 3); names map to zone ids in order here, as they do in
+# some accounts (AWS maps them per account).
+AZ_COUNTS = {"us-east-1": 6, "us-west-2": 4, "us-east-2": 3, "eu-west-1": 3, "ap-southeast-2": 3}
+# Local Zones the mock account has opted into, and ones it has not (returned only with
+# allAvailabilityZones): us-west-2-lax-1a sorts before us-west-2a.
+LOCAL_ZONES = {
+    "us-west-2": (("lax-1a", "lax1-az1", "opted-in"), ("lax-1b", "lax1-az2", "opted-in")),
+    "us-east-1": (("bos-1a", "bos1-az1", "not-opted-in"),),
+}
+
+
+def region_zones(region: str) -> list[Zone]:
+    """Every zone of `region` the mock account can see (AZs, then Local Zones)."""
+    code = _region_code(region)
+    zones = [
+        Zone(f"{region}{letter}", f"{code}-az{i + 1}", group_name=region)
+        for i, letter in enumerate("abcdef"[: AZ_COUNTS.get(region, 3)])
+    ]
+    zones += [
+        Zone(
+            f"{region}-{suffix}",
+            f"{code}-{zone_id}",
+            "local-zone",
+            status,
+            group_name=f"{region}-{suffix[:-1]}",
+        )
+        for suffix, zone_id, status in LOCAL_ZONES.get(region, ())
+    ]
+    return zones
+
+
+_ZONE_FACTS: Mapping[str, Callable[[Zone], str]] = {
+    "zone-type": lambda z: z.zone_type,
+    "opt-in-status": lambda z: z.opt_in_status,
+    "state": lambda z: z.state,
+    "zone-name": lambda z: z.name,
+    "zone-id": lambda z: z.zone_id,
+    "group-name": lambda z: z.group_name,
+    "region-name": lambda z: z.name[: len(z.group_name)] if z.zone_type == "availability-zone"
+    else z.group_name.rsplit("-", 1)[0],
+}  # fmt: skip
+
+
+def _availability_zones(region: str, args: dict) -> dict:
+    """getAvailabilityZones as AWS answers it: opted-in zones unless allAvailabilityZones,
+    then `filters` (name/values, '*' wildcards), `state`, `excludeNames`, `excludeZoneIds`;
+    sorted by name, as the provider returns them."""
+    kept = []
+    for zone in sorted(region_zones(region), key=lambda z: z.name):
+        if not args.get("allAvailabilityZones") and zone.opt_in_status == "not-opted-in":
+            continue
+        if args.get("state") and zone.state != args["state"]:
+            continue
+        if zone.name in (args.get("excludeNames") or []):
+            continue
+        if zone.zone_id in (args.get("excludeZoneIds") or []):
+            continue
+        facts_match = all(
+            any(fnmatch.fnmatchcase(_ZONE_FACTS[f["name"]](zone), v) for v in f.get("values", []))
+            for f in args.get("filters") or []
+            if f.get("name") in _ZONE_FACTS
+        )
+        unknown = [
+            f.get("name") for f in args.get("filters") or [] if f.get("name") not in _ZONE_FACTS
+        ]
+        if unknown:
+            raise OfflineError(f"getAvailabilityZones filter {unknown[0]!r} has no offline answer")
+        if facts_match:
+            kept.append(zone)
     return {
-        "names": [f"{region}{letter}" for letter in letters],
-        "zoneIds": [f"{region[:3]}{region[-1]}-az{i + 1}" for i in range(len(letters))],
+        "names": [z.name for z in kept],
+        "zoneIds": [z.zone_id for z in kept],
+        "groupNames": sorted({z.group_name for z in kept}),
         "id": region,
         "region": region,
     }
+
+
+def _looked_up_zone(name: str) -> str:
+    """The id of an existing hosted zone found by name: `Z` + 20 characters, like AWS's."""
+    return "Z" + _chars(f"existing-zone|{name.rstrip('.')}", 20, _UPPER_ALNUM)
 
 
 _LOOKUPS: dict[str, Callable[[str, dict], dict]] = {
@@ -256,12 +656,12 @@ _LOOKUPS: dict[str, Callable[[str, dict], dict]] = {
         "reverseDnsPrefix": "com.amazonaws",
     },
     "aws:route53/getZone:getZone": lambda region, args: {
-        "zoneId": args.get("zoneId") or "Z0OFFLINEZONE0001",
-        "id": args.get("zoneId") or "Z0OFFLINEZONE0001",
-        "name": args.get("name") or "example.com",
+        "zoneId": (zone_id := args.get("zoneId") or _looked_up_zone(args.get("name") or "")),
+        "id": zone_id,
+        "name": args.get("name") or "tap-offline-plan.net",
         "nameServers": ["ns-1.awsdns-00.org", "ns-2.awsdns-00.net"],
         "privateZone": False,
-        "arn": "arn:aws:route53:::hostedzone/Z0OFFLINEZONE0001",
+        "arn": f"arn:aws:route53:::hostedzone/{zone_id}",
     },
     "aws:cloudfront/getCachePolicy:getCachePolicy": lambda region, args: {
         "id": {
@@ -278,11 +678,12 @@ _LOOKUPS: dict[str, Callable[[str, dict], dict]] = {
         "name": args.get("name", ""),
     },
     "aws:ec2/getManagedPrefixList:getManagedPrefixList": lambda region, args: {
-        "id": f"pl-{_digest(args.get('name', ''))[:17]}",
+        "id": f"pl-{_hex(region + args.get('name', ''), 8)}",
         "name": args.get("name", ""),
-        "arn": _arn("ec2", region, f"prefix-list/pl-{_digest(args.get('name', ''))[:17]}"),
+        "arn": _arn("ec2", region, f"prefix-list/pl-{_hex(region + args.get('name', ''), 8)}"),
         "addressFamily": "IPv4",
-        "maxEntries": 55,
+        # A reference counts against a group's rule quota at the list's weight (max entries).
+        "maxEntries": managed_prefix_list_weight(args.get("name", "")) or 20,
         "entries": [],
         "ownerId": "AWS",
         "version": 1,
@@ -336,6 +737,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 delete_before_replace=bool(request.deleteBeforeReplace),
                 ignore_changes=tuple(request.ignoreChanges),
                 depends_on=tuple(sorted(request.dependencies)),
+                retain_on_delete=bool(request.retainOnDelete),
             )
         )
         return response
@@ -401,6 +803,29 @@ def read_stack_file(stack: str) -> dict[str, Any]:
     return {k.removeprefix(prefix): v for k, v in config.items() if k.startswith(prefix)}
 
 
+OFFLINE_DOMAIN = "tap-offline-plan.net"
+"""Stands in for the shipped placeholder domain in offline runs only, so the plan of a stack
+whose owner has not set a domain yet still exercises DNS, certificates, failover and the edge.
+A real preview or up never sees it: the program refuses the placeholder itself."""
+
+
+def with_offline_domain(raw: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """`raw` with the placeholder domain replaced for an offline run, and a notice saying so."""
+    dns = raw.get("dns")
+    if isinstance(dns, str):
+        try:
+            dns = json.loads(dns)
+        except ValueError:
+            return dict(raw), None
+    if not isinstance(dns, Mapping) or dns.get("domain") != PLACEHOLDER_DOMAIN:
+        return dict(raw), None
+    notice = (
+        f"tap:dns.domain is the placeholder {PLACEHOLDER_DOMAIN}: planned offline as "
+        f"{OFFLINE_DOMAIN}; a real preview or up stops until you set a domain you own"
+    )
+    return {**raw, "dns": {**dns, "domain": OFFLINE_DOMAIN}}, notice
+
+
 def run_program(
     stack: str,
     config: Mapping[str, Any] | None = None,
@@ -411,7 +836,9 @@ def run_program(
     Raises OfflineError for problems of the harness and lets the program's own errors
     (pulumi.RunError for bad config) through.
     """
-    raw = read_stack_file(stack) if config is None else dict(config)
+    raw, placeholder_notice = with_offline_domain(
+        read_stack_file(stack) if config is None else config
+    )
     _import_quietly()
     mocks = RecordingMocks()
     monitor = RecordingMonitor(mocks)
@@ -427,7 +854,7 @@ def run_program(
     )
     pulumi_settings.SETTINGS.rpc_manager.clear()
     pulumi_settings.SETTINGS.outputs.clear()
-    result = PlanResult(stack=stack)
+    result = PlanResult(stack=stack, notices=[placeholder_notice] if placeholder_notice else [])
 
     async def program_body() -> None:
         runpy.run_path(str(program), run_name="__main__")
@@ -445,6 +872,7 @@ def run_program(
         raise OfflineError(monitor.violations[0])
     result.resources = monitor.recorded
     result.invokes = mocks.invokes
+    result.lookups = mocks.lookups
     result.warnings = warning_log.messages + [
         f"{w.category.__name__}: {w.message}"
         for w in python_warnings

@@ -19,13 +19,15 @@ from typing import Any, TextIO
 
 import pulumi
 
-from tap import cost, diagram, rules
+from tap import cost, diagram, readiness, rules
+from tap.global_provider import GLOBAL_PROVIDER_NAME
 from tap.offline import (
     PROVIDER_TYPE,
     OfflineError,
     PlanResult,
     Recorded,
     computed_state,
+    physical_id,
     run_program,
 )
 
@@ -34,6 +36,7 @@ STACKS = ("dev", "staging", "prod")
 TOP_LEVEL = "(top level)"
 # Input properties other resources use to point at a resource by name rather than by id.
 NAME_HANDLES = ("name", "bucket", "identifier")
+PREFIX_LIST_LOOKUP = "aws:ec2/getManagedPrefixList:getManagedPrefixList"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -104,11 +107,15 @@ def component_label(component: Recorded | None) -> str:
 def handles(resource: Recorded) -> frozenset[str]:
     """What another resource's input holds when it refers to `resource` in the mocked run.
 
-    The mocks answer `<name>-id` for ids and compute ARNs (tap.offline.computed_state);
-    names count too, for inputs that take a bucket or DB identifier.
+    The mocks answer ids in AWS's shapes (tap.offline.physical_id) and compute ARNs
+    (tap.offline.computed_state); names count too, for inputs that take a bucket or DB
+    identifier.
     """
     state = computed_state(resource.type, resource.name, resource.region, resource.inputs)
-    found = {f"{resource.name}-id", resource.urn}
+    found = {
+        physical_id(resource.type, resource.name, resource.inputs, resource.region),
+        resource.urn,
+    }
     found.update(v for v in state.values() if isinstance(v, str))
     found.update(v for k in NAME_HANDLES if isinstance(v := resource.inputs.get(k), str))
     return frozenset(found)
@@ -122,7 +129,8 @@ def resource_views(result: PlanResult) -> list[rules.Resource]:
     }
     views = []
     for recorded in result.resources:
-        if not recorded.custom or recorded.type == PROVIDER_TYPE:
+        # AWS resources only: random values (passwords, suffixes) live in state, not in AWS.
+        if not recorded.custom or not recorded.type.startswith("aws:"):
             continue
         component = components.get(recorded.urn)
         views.append(
@@ -137,9 +145,22 @@ def resource_views(result: PlanResult) -> list[rules.Resource]:
                 tier=component.type.split(":")[1] if component else "",
                 handles=handles(recorded),
                 provider_tags=provider_tags.get(recorded.provider_urn, {}),
+                global_piece=recorded.provider_urn.endswith(f"::{GLOBAL_PROVIDER_NAME}"),
             )
         )
     return views
+
+
+def prefix_lists(result: PlanResult) -> dict[str, rules.PrefixList]:
+    """The managed prefix lists the program looked up, by id, with their quota weight."""
+    found = {}
+    for lookup in result.lookups:
+        if lookup.token != PREFIX_LIST_LOOKUP or not isinstance(lookup.result.get("id"), str):
+            continue
+        weight = int(lookup.result.get("maxEntries") or 1)
+        family = str(lookup.result.get("addressFamily") or "IPv4")
+        found[lookup.result["id"]] = rules.PrefixList(weight=weight, family=family)
+    return found
 
 
 @dataclass
@@ -188,7 +209,11 @@ def judge(result: PlanResult) -> Report:
         stack=result.stack,
         summary=summary,
         index=index,
-        violations=rules.evaluate(index.resources, summary.get("environment", result.stack)),
+        violations=readiness.evaluate(
+            index.resources,
+            summary.get("environment", result.stack),
+            prefix_lists=prefix_lists(result),
+        ),
         estimate=cost.estimate(index),
         outputs=result.outputs,
         warnings=list(result.warnings),
@@ -246,8 +271,11 @@ def render(result: PlanResult, report: Report | None = None) -> str:
 
 
 def render_policy(violations: list[rules.Violation]) -> list[str]:
-    """Violations grouped by severity, mandatory first."""
-    header = f"policy ({len(rules.ALL_RULES)} rules of tap/rules.py; [FSBP control]):"
+    """Violations grouped by severity, mandatory first; deploy-readiness ones with their source."""
+    header = (
+        f"policy ({len(rules.ALL_RULES)} rules of tap/rules.py; [FSBP control]) and deploy "
+        f"readiness ({len(readiness.READINESS_RULES)} rules of tap/readiness.py; AWS source):"
+    )
     if not violations:
         return [header, "  no violations"]
     lines = [header]
@@ -261,6 +289,8 @@ def render_policy(violations: list[rules.Violation]) -> list[str]:
             where = f" ({v.region})" if v.region else ""
             target = f"{v.resource_type} {v.resource_name}".strip()
             lines.append(f"    {v.rule_id}{control} {target}{where}: {v.message}")
+            if v.source:
+                lines.append(f"      source: {v.source}")
     if rules.mandatory(violations):
         lines.append("  mandatory violations fail the plan (exit 1) and `pulumi up`")
     return lines

@@ -145,12 +145,23 @@ SG_ATTACHMENT_PROPS = ("securityGroups", "vpcSecurityGroupIds", "securityGroupId
 
 
 @dataclass(frozen=True)
+class PrefixList:
+    """What the plan knows about a managed prefix list a security group rule references."""
+
+    weight: int
+    """Rules one reference counts against the group's quota (the list's max entries)."""
+    family: str = "IPv4"
+
+
+@dataclass(frozen=True)
 class Context:
     """Facts about the stack (and the resource's provider) that some rules depend on."""
 
     environment: str = ""
     provider_tags: Mapping[str, str] = field(default_factory=dict)
     """The default_tags of the provider the resource is created with."""
+    prefix_lists: Mapping[str, PrefixList] = field(default_factory=dict)
+    """Prefix lists the program looked up, by id (their weight against security-group quotas)."""
 
     @property
     def production(self) -> bool:
@@ -175,6 +186,9 @@ class Resource:
     dependencies: Mapping[str, frozenset[str]] = field(default_factory=dict)
     """URNs each property depends on (CrossGuard knows them even when values are unknown)."""
     provider_tags: Mapping[str, str] = field(default_factory=dict)
+    global_piece: bool = False
+    """Created through the stack's global provider (zone, edge, failover and their key and
+    topic): it belongs with the global pieces even where it is a regional resource."""
 
 
 # Services whose resources serve every region; their provider's region is only an API endpoint.
@@ -199,6 +213,8 @@ class Violation:
     resource_name: str
     region: str | None
     message: str
+    source: str = ""
+    """The AWS or provider document the rule comes from (deploy-readiness rules)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -209,6 +225,7 @@ class Violation:
             "name": self.resource_name,
             "region": self.region,
             "message": self.message,
+            "source": self.source,
         }
 
 
@@ -225,6 +242,8 @@ class ResourceRule:
     severity: Severity
     fsbp: str | None
     checks: Mapping[str, PropsCheck]
+    source: str = ""
+    """The document the rule comes from (title <URL>); FSBP rules cite their control."""
 
     def check(self, resource_type: str, props: Mapping[str, Any], context: Context) -> list[str]:
         """What is wrong with a resource of `resource_type` with `props` ([] when compliant)."""
@@ -241,6 +260,8 @@ class StackRule:
     severity: Severity
     fsbp: str | None
     check_index: Callable[[StackIndex, Context], list[Finding]]
+    source: str = ""
+    """The document the rule comes from (title <URL>); FSBP rules cite their control."""
 
     def check(self, resources: Iterable[Resource] | StackIndex, context: Context) -> list[Finding]:
         """(offending resource or None for the stack, message) for each problem found."""
@@ -900,30 +921,47 @@ def violation(rule: ResourceRule | StackRule, resource: Resource | None, message
         resource_name=resource.name if resource else "",
         region=resource.region if resource else None,
         message=message,
+        source=rule.source,
     )
 
 
-def evaluate(resources: Iterable[Resource], environment: str) -> list[Violation]:
-    """Every rule over every resource, then every stack rule; sorted for stable output."""
+def evaluate(
+    resources: Iterable[Resource],
+    environment: str,
+    catalogue: Sequence[ResourceRule | StackRule] = ALL_RULES,
+    prefix_lists: Mapping[str, PrefixList] | None = None,
+) -> list[Violation]:
+    """Every rule of `catalogue` over every resource, then its stack rules; sorted output."""
     index = StackIndex(resources)
+    lists = prefix_lists or {}
+    by_type: dict[str, list[ResourceRule]] = defaultdict(list)
+    for rule in catalogue:
+        if isinstance(rule, ResourceRule):
+            for type_ in rule.checks:
+                by_type[type_].append(rule)
     contexts: dict[tuple[tuple[str, str], ...], Context] = {}
     found: list[Violation] = []
     for resource in index.resources:
-        rules = RESOURCE_RULES_BY_TYPE.get(resource.type)
-        if not rules:
+        resource_rules = by_type.get(resource.type)
+        if not resource_rules:
             continue
         key = tuple(sorted(resource.provider_tags.items()))
         if key not in contexts:
-            contexts[key] = Context(environment=environment, provider_tags=resource.provider_tags)
+            contexts[key] = Context(
+                environment=environment, provider_tags=resource.provider_tags, prefix_lists=lists
+            )
         context = contexts[key]
-        for rule in rules:
+        for rule in resource_rules:
             found += [
                 violation(rule, resource, m)
                 for m in rule.check(resource.type, resource.props, context)
             ]
-    stack_context = Context(environment=environment)
-    for stack_rule in STACK_RULES:
-        found += [violation(stack_rule, r, m) for r, m in stack_rule.check(index, stack_context)]
+    stack_context = Context(environment=environment, prefix_lists=lists)
+    for stack_rule in catalogue:
+        if isinstance(stack_rule, StackRule):
+            found += [
+                violation(stack_rule, r, m) for r, m in stack_rule.check(index, stack_context)
+            ]
     return sorted(found, key=_violation_order)
 
 

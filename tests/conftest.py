@@ -8,17 +8,51 @@ from typing import Any
 
 import pytest
 
-from tap.offline import PlanResult, read_stack_file, run_program
+from tap.offline import OFFLINE_DOMAIN, PlanResult, read_stack_file, run_program
 
 STACKS = ("dev", "staging", "prod")
+ALL_FEATURES = "all-features"
+"""Not a stack file: dev with every optional feature on (see `all_features_config`)."""
 _CACHE: dict[str, PlanResult] = {}
 
 
 def planned(stack: str) -> PlanResult:
-    """The shipped stack file of `stack` run under mocks (cached: the program is pure)."""
+    """The shipped stack file of `stack` (or ALL_FEATURES) run under mocks (cached: the
+    program is pure)."""
     if stack not in _CACHE:
-        _CACHE[stack] = run_program(stack)
+        if stack == ALL_FEATURES:
+            _CACHE[stack] = run_program("dev", all_features_config())
+        else:
+            _CACHE[stack] = run_program(stack)
     return _CACHE[stack]
+
+
+def all_features_config() -> dict[str, Any]:
+    """dev with every optional feature on: three regions none of which is us-east-1 (so the
+    global pieces need their own provider), no NAT (interface endpoints instead), a bastion,
+    DR replicas, a created zone, CloudFront and WAF."""
+    config = stack_config("dev")
+    config["regions"] = [
+        {"name": "eu-west-1", "cidr": "10.50.0.0/16"},
+        {"name": "eu-central-1", "cidr": "10.51.0.0/16"},
+        {"name": "us-west-2", "cidr": "10.52.0.0/16"},
+    ]
+    config["primary_region"] = "eu-west-1"
+    config["network"] = {**config["network"], "nat_strategy": "none"}
+    config["compute"] = {
+        **config["compute"],
+        "bastion": {"enabled": True, "ssh_cidr": "198.51.100.0/24", "key_name": "ops"},
+    }
+    config["database"] = {**config["database"], "replicas_enabled": True}
+    config["dns"] = {"domain": OFFLINE_DOMAIN, "create_zone": True}
+    config["edge"] = {"cloudfront_enabled": True, "waf_enabled": True}
+    return config
+
+
+@pytest.fixture(params=[*STACKS, ALL_FEATURES])
+def any_plan(request: pytest.FixtureRequest) -> PlanResult:
+    """Each shipped stack, then the all-features config."""
+    return planned(request.param)
 
 
 @pytest.fixture(params=STACKS)

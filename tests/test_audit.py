@@ -12,7 +12,11 @@ from tap.offline import PlanResult
 from tests.conftest import inputs_of
 
 TRAIL = "aws:cloudtrail/trail:Trail"
-LIFECYCLE = {"dev": (30, 60, 90), "staging": (30, 90, 180), "prod": (30, 90, 365)}
+LIFECYCLE = {"dev": (30, 60, 150), "staging": (30, 90, 180), "prod": (30, 90, 365)}
+# Minimum storage durations: an object deleted or moved on earlier is charged for the rest
+# (S3 User Guide, "Understanding and managing Amazon S3 storage classes",
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/storage-class-intro.html#sc-compare).
+MINIMUM_DAYS = {"STANDARD_IA": 30, "GLACIER": 90}
 
 
 def test_exactly_one_multi_region_trail_in_the_primary_region(stack_plan: PlanResult) -> None:
@@ -83,6 +87,10 @@ def test_trail_bucket_lifecycle_and_encryption(stack_plan: PlanResult) -> None:
         (glacier, "GLACIER"),
     ]
     assert rule["expiration"]["days"] == expiry
+    # Each class holds an object at least its minimum, so no early-deletion charge.
+    ends = [t["days"] for t in rule["transitions"][1:]] + [rule["expiration"]["days"]]
+    for transition, end in zip(rule["transitions"], ends, strict=True):
+        assert end - transition["days"] >= MINIMUM_DAYS[transition["storageClass"]], transition
     (encryption,) = [
         r.inputs
         for r in stack_plan.of_type(

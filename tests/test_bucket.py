@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tap.offline import PlanResult
+from tap.offline import PlanResult, physical_id
 
 BUCKET = "aws:s3/bucket:Bucket"
 
@@ -29,7 +29,7 @@ def test_every_bucket_has_the_four_protections_and_a_lifecycle(stack_plan: PlanR
     )
     ownership = _children(stack_plan, "aws:s3/bucketOwnershipControls:BucketOwnershipControls")
     for bucket in buckets:
-        bucket_id = f"{bucket.name}-id"
+        bucket_id = physical_id(bucket.type, bucket.name, bucket.inputs)
         block = public[bucket_id]
         assert all(
             block[k]

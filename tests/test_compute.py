@@ -4,14 +4,30 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
 
+import pulumi
+import pulumi_aws as aws
 import pytest
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
 
-from components.compute import TLS_POLICY, architecture_of
-from tap.offline import PlanResult
+from components.compute import TLS_POLICY, Compute, ComputeArgs, architecture_of
+from components.origin_secret import ORIGIN_SECRET_HEADER, OriginSecret, OriginSecretArgs
+from tap.offline import (
+    ALB_ZONE_IDS,
+    PlanResult,
+    Recorded,
+    RecordingMocks,
+    RecordingMonitor,
+    run_program,
+)
 from tap.user_data import render_user_data
-from tests.conftest import inputs_of, planned
+from tests.conftest import inputs_of, planned, stack_config
 
 ALB = "aws:lb/loadBalancer:LoadBalancer"
 LISTENER = "aws:lb/listener:Listener"
@@ -26,6 +42,23 @@ SIZES = {"dev": (1, 2, 1), "staging": (1, 4, 2), "prod": (2, 10, 3)}
 
 def regions_of(plan: PlanResult) -> list[str]:
     return plan.outputs["deployment_summary"]["regions"]
+
+
+def groups_by_id(plan: PlanResult) -> dict[str, Recorded]:
+    """Every security group, keyed by the id the harness gave it (what rules reference)."""
+    groups = {plan.id_of(g): g for g in plan.of_type("aws:ec2/securityGroup:SecurityGroup")}
+    assert all(re.fullmatch(r"sg-[0-9a-f]{17}", group_id) for group_id in groups)
+    return groups
+
+
+def group_id(plan: PlanResult, name: str, region: str) -> str:
+    """The id of the security group called `name` in `region`."""
+    (group,) = [
+        g
+        for g in plan.of_type("aws:ec2/securityGroup:SecurityGroup")
+        if g.name == name and g.region == region
+    ]
+    return plan.id_of(group)
 
 
 def test_alb_is_hardened_per_environment(stack_plan: PlanResult) -> None:
@@ -47,8 +80,9 @@ def test_alb_log_bucket_admits_only_elb_delivery(stack_plan: PlanResult) -> None
     policies = [
         p for p in stack_plan.of_type("aws:s3/bucketPolicy:BucketPolicy") if "alb-logs" in p.name
     ]
-    assert sorted(p.region for p in policies) == sorted(regions_of(stack_plan))
+    assert sorted(str(p.region) for p in policies) == sorted(regions_of(stack_plan))
     for policy in policies:
+        assert policy.region is not None
         allows = [
             s for s in json.loads(policy.inputs["policy"])["Statement"] if s["Effect"] == "Allow"
         ]
@@ -130,11 +164,11 @@ def test_only_the_alb_is_open_to_the_internet_and_only_on_80_443(
     if cloudfront == (stack == "prod"):
         plan = planned(stack)
     elif cloudfront:
-        plan = run_config(stack, dns={"domain": "example.com", "create_zone": True},
+        plan = run_config(stack, dns={"domain": "tap-unit-test.net", "create_zone": True},
                           edge={"cloudfront_enabled": True})  # fmt: skip
     else:
         plan = run_config(stack, edge={"cloudfront_enabled": False, "waf_enabled": False})
-    groups = {r.name + "-id": r for r in plan.of_type("aws:ec2/securityGroup:SecurityGroup")}
+    groups = groups_by_id(plan)
     open_rules = [r for r in inputs_of(plan, INGRESS) if _wide_open(r)]
     # Without CloudFront the ALB is open on 80 and 443; behind it, nothing is.
     assert len(open_rules) == (0 if cloudfront else 2 * len(regions_of(plan)))
@@ -147,8 +181,8 @@ def test_only_the_alb_is_open_to_the_internet_and_only_on_80_443(
 
 def test_app_port_only_from_the_alb_and_egress_limited(stack_plan: PlanResult) -> None:
     for region in regions_of(stack_plan):
-        app_sg = f"{region}-compute-app-sg-id"
-        alb_sg = f"{region}-compute-alb-sg-id"
+        app_sg = group_id(stack_plan, f"{region}-compute-app-sg", region)
+        alb_sg = group_id(stack_plan, f"{region}-compute-alb-sg", region)
         ingress = [
             r for r in inputs_of(stack_plan, INGRESS, region) if r["securityGroupId"] == app_sg
         ]
@@ -228,7 +262,9 @@ def test_user_data_server_answers_health_and_root() -> None:
     import urllib.request
 
     script = render_user_data("dev", "us-east-1", 0, "/tap/dev/us-east-1/app")
-    source = re.search(r"<<'PYEOF'\n(.*)\nPYEOF", script, re.S).group(1)
+    embedded = re.search(r"<<'PYEOF'\n(.*)\nPYEOF", script, re.S)
+    assert embedded is not None
+    source = embedded.group(1)
     source = source.replace("/var/log/tap/app.log", "/dev/null")
     source = source.replace(
         'http.server.ThreadingHTTPServer(("", PORT), Handler).serve_forever()', ""
@@ -352,7 +388,12 @@ def test_compute_outputs(stack_plan: PlanResult) -> None:
     for region in regions_of(stack_plan):
         out = stack_plan.outputs["regions"][region]
         assert out["alb_dns_name"].endswith(f"{region}.elb.amazonaws.com")
-        assert out["alb_zone_id"] and out["target_group_arn"].startswith(f"arn:aws:lb:{region}:")
+        (tg,) = [t for t in stack_plan.of_type(TG) if t.region == region]
+        assert out["alb_zone_id"] == ALB_ZONE_IDS[region]
+        assert out["target_group_arn"] == stack_plan.id_of(tg)
+        assert out["target_group_arn"].startswith(
+            f"arn:aws:elasticloadbalancing:{region}:123456789012:targetgroup/{tg.inputs['name']}/"
+        )
         assert out["asg_name"] == f"{stack_plan.stack}-app-asg-{region}"
         scheme = "https" if stack_plan.stack == "prod" else "http"
         assert out["url"] == f"{scheme}://{out['alb_dns_name']}"
@@ -368,7 +409,7 @@ def test_bastion_when_enabled_is_hardened(run_config: Callable[..., PlanResult])
         compute={"bastion": {"enabled": True, "ssh_cidr": "198.51.100.0/24", "key_name": "ops"}},
     )
     instances = plan.of_type("aws:ec2/instance:Instance")
-    assert sorted(i.region for i in instances) == ["us-east-1", "us-west-2"]
+    assert sorted(str(i.region) for i in instances) == ["us-east-1", "us-west-2"]
     templates = [t.inputs for t in plan.of_type(LT) if "bastion" in t.name]
     for template in templates:
         assert template["metadataOptions"]["httpTokens"] == "required"
@@ -424,7 +465,9 @@ def test_database_settings_refresh_restarts_the_app_only_on_change(tmp_path) -> 
     import subprocess
 
     script = render_user_data("dev", "us-east-1", 8080, "/tap/dev/us-east-1/app")
-    body = re.search(r"<<'SHEOF'\n(.*?)\nSHEOF", script, re.S).group(1)
+    embedded = re.search(r"<<'SHEOF'\n(.*?)\nSHEOF", script, re.S)
+    assert embedded is not None
+    body = embedded.group(1)
     etc = tmp_path / "etc"
     etc.mkdir()
     (etc / "app.env").write_text("")
@@ -452,11 +495,19 @@ def test_database_settings_refresh_restarts_the_app_only_on_change(tmp_path) -> 
     run()  # parameters not published yet: nothing written, app not restarted
     assert (etc / "app.env").read_text() == "" and not calls.exists()
     (answers / "endpoint").write_text("db.example:5432")
+    # Published too, but only for the root-only role bootstrap: the app signs in with IAM
+    # tokens, so its settings carry no secret (the bootstrap, not installed here, fails
+    # harmlessly: it is retried on the next run and does not hold back the settings).
     (answers / "secret_arn").write_text("arn:aws:secretsmanager:us-east-1:1:secret:x")
     run()
     assert (etc / "app.env").read_text().splitlines() == [
         "TAP_DB_ENDPOINT=db.example:5432",
-        "TAP_DB_SECRET_ARN=arn:aws:secretsmanager:us-east-1:1:secret:x",
+        "TAP_DB_HOST=db.example",
+        "TAP_DB_PORT=5432",
+        "TAP_DB_NAME=tap",
+        "TAP_DB_USER=tap_app",
+        "TAP_DB_REGION=us-east-1",
+        "TAP_DB_AUTH=iam",
     ]
     assert calls.read_text().splitlines() == ["try-restart tap-app.service"]
     run()  # unchanged: no second restart
@@ -468,11 +519,8 @@ def test_bastion_egress_is_limited(run_config: Callable[..., PlanResult]) -> Non
         "dev",
         compute={"bastion": {"enabled": True, "ssh_cidr": "198.51.100.0/24", "key_name": "ops"}},
     )
-    groups = {
-        r.name + "-id"
-        for r in plan.of_type("aws:ec2/securityGroup:SecurityGroup")
-        if "bastion" in r.name
-    }
+    groups = {group_id for group_id, g in groups_by_id(plan).items() if "bastion" in g.name}
+    assert len(groups) == 2
     for region, vpc in (("us-east-1", "10.10.0.0/16"), ("us-west-2", "10.11.0.0/16")):
         egress = {
             (r["fromPort"], r["cidrIpv4"])
@@ -488,9 +536,7 @@ def test_behind_cloudfront_the_alb_admits_only_the_edge_and_health_checkers(
     """Nobody can bypass CloudFront and its WAF by calling the ALB directly."""
     for region in regions_of(prod_plan):
         (alb,) = inputs_of(prod_plan, ALB, region)
-        groups = {
-            g.name + "-id": g for g in prod_plan.of_type("aws:ec2/securityGroup:SecurityGroup")
-        }
+        groups = groups_by_id(prod_plan)
         rules = [
             r
             for r in inputs_of(prod_plan, INGRESS, region)
@@ -509,12 +555,460 @@ def test_behind_cloudfront_the_alb_admits_only_the_edge_and_health_checkers(
 
 def test_without_cloudfront_the_allowed_cidrs_reach_the_alb(dev_plan: PlanResult) -> None:
     (alb,) = inputs_of(dev_plan, ALB, "us-east-1")
-    assert alb["securityGroups"] == ["us-east-1-compute-alb-sg-id"]
+    assert alb["securityGroups"] == [group_id(dev_plan, "us-east-1-compute-alb-sg", "us-east-1")]
 
 
 def test_a_rule_has_exactly_one_peer() -> None:
     from components.security_rules import tcp_rule
 
+    # Refused before any resource is made, so no parent is needed.
+    no_parent = cast(pulumi.Resource, None)
     with pytest.raises(ValueError, match="rule r: give exactly one of cidr"):
-        tcp_rule("r", "ingress", group_id="sg", port=1, description="d", tag="t", parent=None,
-                 cidr="10.0.0.0/8", peer_group_id="sg-2")  # fmt: skip
+        tcp_rule("r", "ingress", group_id="sg", port=1, description="d", tag="t",
+                 parent=no_parent, cidr="10.0.0.0/8", peer_group_id="sg-2")  # fmt: skip
+
+
+# --- The edge's origin secret: the ALB forwards only what CloudFront sends, and /health -------
+
+RULE = "aws:lb/listenerRule:ListenerRule"
+PASSWORD = "random:index/randomPassword:RandomPassword"
+ORIGIN_SECRET = "tap:origin_secret:OriginSecret"
+DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
+FORWARD, DENIED = "forward", ("fixed-response", "403")
+
+
+@dataclass(frozen=True)
+class Request:
+    """What an ALB rule can look at: method, path (query string included) and headers."""
+
+    path: str
+    method: str = "GET"
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def _wildcard(pattern: str, text: str, *, case_sensitive: bool) -> bool:
+    """ALB comparison strings: '*' matches 0 or more characters, '?' exactly one."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, text, 0 if case_sensitive else re.IGNORECASE) is not None
+
+
+def _holds(condition: dict[str, Any], request: Request) -> bool:
+    """One condition block (one field); any of its values may match (ELB User Guide,
+    "Condition types for listener rules")."""
+    ((kind, config),) = condition.items()
+    assert "regexValues" not in config, "regex conditions are not modelled"
+    if kind == "httpHeader":  # name and value case-insensitive
+        name = config["httpHeaderName"].lower()
+        sent = [value for key, value in request.headers.items() if key.lower() == name]
+        return any(_wildcard(p, v, case_sensitive=False) for p in config["values"] for v in sent)
+    if kind == "pathPattern":  # case-sensitive, the path only, not the query string
+        path = request.path.split("?", 1)[0]
+        return any(_wildcard(p, path, case_sensitive=True) for p in config["values"])
+    if kind == "httpRequestMethod":  # exact, case-sensitive
+        return request.method in config["values"]
+    raise AssertionError(f"condition {kind} is not modelled")
+
+
+def _outcome(actions: list[dict[str, Any]]) -> tuple[str, str]:
+    (final,) = [a for a in actions if a["type"] in ("forward", "redirect", "fixed-response")]
+    if final["type"] == "forward":
+        return FORWARD, final["targetGroupArn"]
+    if final["type"] == "fixed-response":
+        return "fixed-response", final["fixedResponse"]["statusCode"]
+    return "redirect", final["redirect"]["protocol"]
+
+
+def route(listener: Recorded, rules: list[Recorded], request: Request) -> tuple[str, str]:
+    """What the ALB does with `request`: the first rule, by priority, whose conditions all hold;
+    else the listener's default action (ELB User Guide, "Listener rules")."""
+    for rule in sorted(rules, key=lambda r: r.inputs["priority"]):
+        if all(_holds(condition, request) for condition in rule.inputs["conditions"]):
+            return _outcome(rule.inputs["actions"])
+    return _outcome(listener.inputs["defaultActions"])
+
+
+def https_routing(
+    resources: list[Recorded], region: str
+) -> tuple[Recorded, list[Recorded], Callable[[Request], tuple[str, str]]]:
+    """The region's HTTPS listener, its rules (found by dependency, not by name) and a router."""
+    (https,) = [
+        r
+        for r in resources
+        if r.type == LISTENER and r.region == region and r.inputs["port"] == 443
+    ]
+    rules = [r for r in resources if r.type == RULE and https.urn in r.depends_on]
+    return https, rules, lambda request: route(https, rules, request)
+
+
+def assert_rules_fit_aws(rules: list[Recorded]) -> None:
+    """Priorities 1-50000 and unique per listener; at most 3 values per condition and 5 per
+    rule; no wildcard in a secret compared against (ELB quotas and condition types)."""
+    priorities = [r.inputs["priority"] for r in rules]
+    assert len(set(priorities)) == len(priorities)
+    assert all(1 <= p <= 50000 for p in priorities)
+    for rule in rules:
+        counts = [len(next(iter(c.values()))["values"]) for c in rule.inputs["conditions"]]
+        assert all(1 <= n <= 3 for n in counts) and sum(counts) <= 5
+        for condition in rule.inputs["conditions"]:
+            if "httpHeader" in condition:
+                header = condition["httpHeader"]
+                assert len(header["httpHeaderName"]) <= 40
+                assert all(len(v) <= 128 and not set(v) & set("*?") for v in header["values"])
+
+
+def edge_values(plan_or_resources: PlanResult | list[Recorded]) -> tuple[str, list[str]]:
+    """(what CloudFront sends in the origin header, what each region's header rule accepts)."""
+    resources = (
+        plan_or_resources.resources
+        if isinstance(plan_or_resources, PlanResult)
+        else plan_or_resources
+    )
+    (cdn,) = [r for r in resources if r.type == DISTRIBUTION]
+    ((origin,),) = [cdn.inputs["origins"]]
+    (header,) = origin["customHeaders"]
+    assert header["name"] == ORIGIN_SECRET_HEADER
+    accepted = [
+        c["httpHeader"]["values"]
+        for r in resources
+        if r.type == RULE
+        for c in r.inputs["conditions"]
+        if "httpHeader" in c
+    ]
+    assert accepted and all(values == accepted[0] for values in accepted)  # every region alike
+    return header["value"], accepted[0]
+
+
+def origin_passwords(plan: PlanResult) -> list[Recorded]:
+    """The origin secret's passwords (the database credential has its own, tested in
+    test_database)."""
+    return [
+        r
+        for r in plan.of_type(PASSWORD)
+        if (outer := plan.component_of(r)) is not None and outer.type == ORIGIN_SECRET
+    ]
+
+
+def edge_plan(version: int) -> PlanResult:
+    """prod (CloudFront and WAF on) at an origin-secret generation."""
+    if version == 1:
+        return planned("prod")
+    config = stack_config("prod")
+    config["edge"] = {**config.get("edge", {}), "origin_secret_version": version}
+    return run_program("prod", config)
+
+
+def test_behind_cloudfront_only_the_origin_secret_and_health_reach_the_app(
+    prod_plan: PlanResult,
+) -> None:
+    """A request straight to the ALB (any distribution but ours, anyone in the health checkers'
+    ranges) gets 403 unless it carries the secret; without it, only GET/HEAD /health passes."""
+    sent, _ = edge_values(prod_plan)
+    for region in regions_of(prod_plan):
+        https, rules, answer = https_routing(prod_plan.resources, region)
+        assert_rules_fit_aws(rules)
+        target = prod_plan.outputs["regions"][region]["target_group_arn"]
+        assert https.inputs["defaultActions"][0]["fixedResponse"]["contentType"] == "text/plain"
+        for refused in (
+            Request("/"),
+            Request("/", "POST"),
+            Request("/", headers={ORIGIN_SECRET_HEADER: "guess"}),
+            Request("/", headers={ORIGIN_SECRET_HEADER: ""}),
+            Request("/", headers={ORIGIN_SECRET_HEADER: sent[:-1]}),
+            Request("/", headers={"X-Other-Header": sent}),
+            Request("/health", "POST"),
+            Request("/health", "DELETE"),
+            Request("/healthz"),
+            Request("/health/"),
+            Request("/HEALTH"),
+            Request("/admin/health"),
+        ):
+            assert answer(refused) == DENIED, refused
+        for health in (Request("/health"), Request("/health", "HEAD"), Request("/health?x=1")):
+            assert answer(health) == (FORWARD, target), health
+        for through_cloudfront in (
+            Request("/", headers={ORIGIN_SECRET_HEADER: sent}),
+            Request("/any/path?q=1", "POST", {ORIGIN_SECRET_HEADER.lower(): sent}),
+        ):
+            assert answer(through_cloudfront) == (FORWARD, target)
+
+
+def test_the_http_listener_only_redirects_behind_cloudfront(prod_plan: PlanResult) -> None:
+    for region in regions_of(prod_plan):
+        (http,) = [
+            r for r in prod_plan.of_type(LISTENER) if r.region == region and r.inputs["port"] == 80
+        ]
+        assert [a["type"] for a in http.inputs["defaultActions"]] == ["redirect"]
+        assert not [r for r in prod_plan.of_type(RULE) if http.urn in r.depends_on]
+
+
+def test_a_rotation_accepts_the_previous_secret_while_cloudfront_sends_the_new_one() -> None:
+    first_sent, first_accepted = edge_values(edge_plan(1))
+    assert first_accepted == [first_sent]  # version 1: one value only
+    second_sent, second_accepted = edge_values(second := edge_plan(2))
+    assert second_sent != first_sent
+    assert second_accepted == [second_sent, first_sent]
+    for region in regions_of(second):
+        _, _, answer = https_routing(second.resources, region)
+        target = second.outputs["regions"][region]["target_group_arn"]
+        for value in (first_sent, second_sent):  # edges still on the old value keep working
+            assert answer(Request("/", headers={ORIGIN_SECRET_HEADER: value})) == (
+                FORWARD,
+                target,
+            )
+    third_sent, third_accepted = edge_values(third := edge_plan(3))
+    assert third_accepted == [third_sent, second_sent]  # two generations back: refused
+    for region in regions_of(third):
+        _, _, answer = https_routing(third.resources, region)
+        assert answer(Request("/", headers={ORIGIN_SECRET_HEADER: first_sent})) == DENIED
+    passwords = {r.name: r.inputs["keepers"] for r in origin_passwords(third)}
+    assert passwords == {
+        "origin-secret-3": {"generation": "3"},
+        "origin-secret-2": {"generation": "2"},
+    }
+
+
+def test_the_distribution_changes_after_every_alb_accepts_the_secret(
+    prod_plan: PlanResult,
+) -> None:
+    (cdn,) = prod_plan.of_type(DISTRIBUTION)
+    rules = prod_plan.of_type(RULE)
+    assert len(rules) == 2 * len(regions_of(prod_plan))
+    assert {r.urn for r in rules} <= set(cdn.depends_on)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_the_origin_secret_is_in_no_stack_output(version: int) -> None:
+    plan = edge_plan(version)
+    _, accepted = edge_values(plan)
+    outputs = json.dumps(plan.outputs)
+    assert all(value not in outputs for value in accepted)
+    assert all(len(value) == 64 for value in accepted)
+    passwords = origin_passwords(plan)
+    assert len(passwords) == version  # the current generation, and the previous one from 2 on
+    for password in passwords:
+        assert password.inputs["special"] is False and password.inputs["upper"] is False
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging"])
+def test_without_cloudfront_the_listeners_forward_everything(
+    stack: str, run_config: Callable[..., PlanResult]
+) -> None:
+    plan = run_config(
+        stack, compute={"certificate_arns": {"us-east-1": CERT.format(region="us-east-1")}}
+    )
+    assert plan.of_type(RULE) == [] and plan.of_type(ORIGIN_SECRET) == []
+    assert origin_passwords(plan) == []
+    for region in regions_of(plan):
+        listener = next(
+            r
+            for r in plan.of_type(LISTENER)
+            if r.region == region and r.inputs["defaultActions"][0]["type"] != "redirect"
+        )
+        target = plan.outputs["regions"][region]["target_group_arn"]
+        for request in (Request("/"), Request("/admin", "POST"), Request("/health")):
+            assert route(listener, [], request) == (FORWARD, target)
+
+
+# --- Compute and OriginSecret built on their own, with their Args alone ----------------------
+
+
+class _SecretRecordingMonitor(RecordingMonitor):
+    """Also keeps, per resource name, which input properties were sent as secrets."""
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self.secret_paths: dict[str, set[str]] = {}
+
+    def RegisterResource(self, request: Any) -> Any:
+        raw = pulumi.runtime.rpc.deserialize_properties(request.object)
+        self.secret_paths[request.name] = set(_secret_paths(raw, ""))
+        return super().RegisterResource(request)
+
+
+def _secret_paths(value: Any, path: str) -> list[str]:
+    if pulumi.runtime.rpc.is_rpc_secret(value):
+        return [path]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _secret_paths(v, f"{path}.{k}")]
+    if isinstance(value, list | tuple):
+        return [p for i, v in enumerate(value) for p in _secret_paths(v, f"{path}[{i}]")]
+    return []
+
+
+def sent_as_secret(built: Built, name: str, path: str) -> bool:
+    """The property at `path` (or one enclosing it) reached the engine as a secret."""
+    return any(path == p or path.startswith((f"{p}.", f"{p}[")) for p in built.secret_paths[name])
+
+
+@dataclass
+class Built:
+    """What a component build registered, and the plain values it asked to see."""
+
+    resources: list[Recorded]
+    secret_paths: dict[str, set[str]]
+    values: dict[str, Any]
+
+    def named(self, type_: str) -> list[Recorded]:
+        return [r for r in self.resources if r.type == type_]
+
+
+def build_offline(build: Callable[[aws.Provider], Mapping[str, Any]]) -> Built:
+    """Run `build(provider)` under the harness's recording mocks (a us-east-1 provider, as the
+    program hands each component one); the Outputs it returns are resolved, each as
+    (value, is_secret)."""
+    mocks = RecordingMocks()
+    monitor = _SecretRecordingMonitor(mocks)
+    pulumi_settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(mocks, project="tap", stack="unit", preview=False, monitor=monitor)
+    pulumi_settings.SETTINGS.rpc_manager.clear()
+    pulumi_settings.SETTINGS.outputs.clear()
+    values: dict[str, Any] = {}
+
+    async def body() -> None:
+        provider = aws.Provider("aws-us-east-1", region="us-east-1")
+        for key, output in build(provider).items():
+            values[key] = (await output.future(), await output.is_secret())
+
+    _sync_await(run_pulumi_func(body))
+    assert not monitor.violations, monitor.violations
+    return Built(monitor.recorded, monitor.secret_paths, values)
+
+
+def compute_args(**changes: Any) -> ComputeArgs:
+    base: dict[str, Any] = dict(
+        environment="unit",
+        region="us-east-1",
+        vpc_id="vpc-0123456789abcdef0",
+        public_subnet_ids=["subnet-0a", "subnet-0b"],
+        private_subnet_ids=["subnet-1a", "subnet-1b"],
+        kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/unit",
+        account_id="123456789012",
+        tags={"Environment": "unit"},
+        certificate_arn=CERT.format(region="us-east-1"),
+        edge_only=True,
+        origin_secrets=("current-value", "previous-value"),
+        route53_health_checks=True,
+    )
+    return ComputeArgs(**{**base, **changes})
+
+
+def test_compute_alone_refuses_what_does_not_come_through_the_edge() -> None:
+    def build(provider: aws.Provider) -> dict[str, Any]:
+        secret = OriginSecret("secret", OriginSecretArgs(version=2))
+        compute = Compute(
+            "unit-compute",
+            compute_args(origin_secrets=secret.accepted),
+            opts=pulumi.ResourceOptions(provider=provider),
+        )
+        return {"current": secret.current, "previous": secret.accepted[1],
+                "target": compute.target_group_arn}  # fmt: skip
+
+    built = build_offline(build)
+    (current, current_secret), (previous, _) = built.values["current"], built.values["previous"]
+    assert current_secret and current != previous
+    target = built.values["target"][0]
+    _, rules, answer = https_routing(built.resources, "us-east-1")
+    assert_rules_fit_aws(rules)
+    assert answer(Request("/")) == DENIED
+    assert answer(Request("/", headers={ORIGIN_SECRET_HEADER: "wrong"})) == DENIED
+    assert answer(Request("/health")) == (FORWARD, target)
+    assert answer(Request("/health", "PUT")) == DENIED
+    for value in (current, previous):
+        assert answer(Request("/x", "POST", {ORIGIN_SECRET_HEADER: value})) == (FORWARD, target)
+    # The accepted values reach the engine as secrets: encrypted in state, hidden in logs.
+    (origin_rule,) = [r for r in rules if r.name == "unit-compute-edge-origin"]
+    for index in (0, 1):
+        assert sent_as_secret(built, origin_rule.name, f".conditions[0].httpHeader.values[{index}]")
+
+
+def test_compute_alone_without_health_checks_has_no_health_rule() -> None:
+    built = build_offline(
+        lambda provider: {
+            "arn": Compute(
+                "unit-compute",
+                compute_args(route53_health_checks=False),
+                opts=pulumi.ResourceOptions(provider=provider),
+            ).alb_arn
+        }
+    )
+    _, rules, answer = https_routing(built.resources, "us-east-1")
+    assert [r.name for r in rules] == ["unit-compute-edge-origin"]
+    assert answer(Request("/health")) == DENIED
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"origin_secrets": ()}, "ComputeArgs.origin_secrets: 0 given, edge_only needs 1 to 3"),
+        ({"origin_secrets": ("a", "b", "c", "d")}, "ComputeArgs.origin_secrets: 4 given"),
+        ({"certificate_arn": None}, "ComputeArgs.edge_only needs certificate_arn"),
+        ({"edge_only": False}, "ComputeArgs.origin_secrets is only used with edge_only"),
+    ],
+)
+def test_compute_args_behind_the_edge_are_checked(changes: dict, message: str) -> None:
+    def build(provider: aws.Provider) -> dict[str, Any]:
+        Compute("unit-compute", compute_args(**changes),
+                opts=pulumi.ResourceOptions(provider=provider))  # fmt: skip
+        return {}
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        build_offline(build)
+
+
+@pytest.mark.parametrize("version", [1, 2, 3])
+def test_origin_secret_keeps_the_current_and_previous_generation(version: int) -> None:
+    def build(_provider: aws.Provider) -> dict[str, Any]:
+        secret = OriginSecret("origin-secret", OriginSecretArgs(version=version))
+        accepted = {f"accepted{i}": value for i, value in enumerate(secret.accepted)}
+        return {"current": secret.current, **accepted}
+
+    built = build_offline(build)
+    passwords = {r.name: r.inputs for r in built.named(PASSWORD)}
+    generations = [version] if version == 1 else [version, version - 1]
+    assert sorted(passwords) == sorted(f"origin-secret-{g}" for g in generations)
+    for generation in generations:
+        inputs = passwords[f"origin-secret-{generation}"]
+        assert inputs["keepers"] == {"generation": str(generation)}
+        # ALB header values: at most 128 characters, '*' and '?' are wildcards, case ignored.
+        assert inputs["length"] == 64 and inputs["special"] is False
+        assert inputs["upper"] is False and inputs["lower"] is True and inputs["numeric"] is True
+    accepted = [built.values[f"accepted{i}"] for i in range(len(generations))]
+    assert accepted[0] == built.values["current"]
+    assert all(is_secret for _, is_secret in accepted)
+    assert len({value for value, _ in accepted}) == len(generations)
+
+
+def test_origin_secret_generations_are_stable_across_versions() -> None:
+    """The previous value at version n+1 is the current value at version n: the same logical
+    name and keepers, hence the same resource in state (no replacement)."""
+
+    def values(version: int) -> list[str]:
+        built = build_offline(
+            lambda _p: {
+                str(i): v
+                for i, v in enumerate(
+                    OriginSecret("origin-secret", OriginSecretArgs(version=version)).accepted
+                )
+            }
+        )
+        return [built.values[key][0] for key in sorted(built.values)]
+
+    one, two, three = values(1), values(2), values(3)
+    assert two[1] == one[0] and three[1] == two[0]
+
+
+def test_origin_secret_version_starts_at_one() -> None:
+    with pytest.raises(ValueError, match=r"OriginSecretArgs\.version 0 must be 1 or more"):
+        build_offline(lambda _p: {"s": OriginSecret("s", OriginSecretArgs(version=0)).current})
+
+
+def test_origin_header_is_one_cloudfront_adds_and_an_alb_rule_can_match() -> None:
+    # CloudFront Developer Guide, "Custom headers that CloudFront can't add to origin requests".
+    refused = {"cache-control", "connection", "content-length", "cookie", "host", "if-match",
+               "if-modified-since", "if-none-match", "if-range", "if-unmodified-since",
+               "max-forwards", "pragma", "proxy-authorization", "proxy-connection", "range",
+               "request-range", "te", "trailer", "transfer-encoding", "upgrade", "via",
+               "x-real-ip"}  # fmt: skip
+    name = ORIGIN_SECRET_HEADER.lower()
+    assert name not in refused and not name.startswith(("x-amz-", "x-edge-"))
+    assert len(ORIGIN_SECRET_HEADER) <= 40 and re.fullmatch(r"[A-Za-z0-9-]+", ORIGIN_SECRET_HEADER)

@@ -8,7 +8,15 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from tap.config import ConfigError, StackConfig, parse_stack_config
+from tap.config import (
+    PLACEHOLDER_DOMAIN,
+    RESERVED_DOMAINS,
+    ConfigError,
+    StackConfig,
+    parse_stack_config,
+    reserved_suffix,
+)
+from tap.offline import OFFLINE_DOMAIN, with_offline_domain
 from tests.conftest import STACKS, stack_config
 
 BASE = stack_config("dev")
@@ -38,7 +46,8 @@ def regions(*pairs: tuple[str, str]) -> list[dict[str, str]]:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_shipped_stacks_are_valid_and_multi_region(stack: str) -> None:
-    config = parse_stack_config(stack_config(stack), stack)
+    raw, _ = with_offline_domain(stack_config(stack))
+    config = parse_stack_config(raw, stack)
     assert config.environment == stack
     assert len(config.regions) >= 2
     assert {"us-east-1", "us-west-2"} <= set(config.region_names)
@@ -46,7 +55,9 @@ def test_shipped_stacks_are_valid_and_multi_region(stack: str) -> None:
 
 
 def test_stack_sizes_follow_the_environment() -> None:
-    dev, staging, prod = (parse_stack_config(stack_config(s), s) for s in STACKS)
+    dev, staging, prod = (
+        parse_stack_config(with_offline_domain(stack_config(s))[0], s) for s in STACKS
+    )
     assert prod.network.az_count == 3 and prod.network.nat_strategy == "one_per_az"
     assert staging.network.az_count == 3 and staging.network.nat_strategy == "one_per_az"
     assert dev.network.az_count == 2 and dev.network.nat_strategy in ("single", "none")
@@ -177,7 +188,7 @@ def test_compute_config_errors(compute: dict[str, Any], expected: str) -> None:
 
 
 def test_prod_needs_two_instances_per_region() -> None:
-    raw = stack_config("prod")
+    raw, _ = with_offline_domain(stack_config("prod"))
     raw["compute"] = {**raw["compute"], "min_size": 1, "desired_capacity": 1}
     with pytest.raises(ConfigError, match=r"tap:compute\.min_size = 1: prod needs at least 2"):
         parse_stack_config(raw, "prod")
@@ -187,14 +198,17 @@ def test_prod_needs_two_instances_per_region() -> None:
     ("changes", "expected"),
     [
         ({"dns": {"domain": "not a domain"}}, 'tap:dns.domain = "not a domain"'),
-        ({"dns": {"domain": "example.com", "zone_id": "z1"}}, 'tap:dns.zone_id = "z1"'),
+        ({"dns": {"domain": "acme-platform.io", "zone_id": "z1"}}, 'tap:dns.zone_id = "z1"'),
         (
-            {"dns": {"domain": "example.com", "zone_id": "Z123456789", "create_zone": True}},
+            {"dns": {"domain": "acme-platform.io", "zone_id": "Z123456789", "create_zone": True}},
             "tap:dns.create_zone = true: conflicts with zone_id",
         ),
-        ({"dns": {"domain": "example.com", "record_name": "a.b"}}, 'tap:dns.record_name = "a.b"'),
         (
-            {"dns": {"domain": "example.com", "health_check": {"request_interval": 20}}},
+            {"dns": {"domain": "acme-platform.io", "record_name": "a.b"}},
+            'tap:dns.record_name = "a.b"',
+        ),
+        (
+            {"dns": {"domain": "acme-platform.io", "health_check": {"request_interval": 20}}},
             "tap:dns.health_check.request_interval = 20",
         ),
         (
@@ -209,5 +223,110 @@ def test_dns_and_edge_config_errors(changes: dict[str, Any], expected: str) -> N
 
 
 def test_domain_is_normalised() -> None:
-    config = parse(dns={"domain": "Example.COM.", "create_zone": True})
-    assert config.dns is not None and config.dns.app_fqdn == "app.example.com"
+    config = parse(dns={"domain": "Acme-Platform.IO.", "create_zone": True})
+    assert config.dns is not None and config.dns.app_fqdn == "app.acme-platform.io"
+
+
+# --- Domains AWS refuses (RFC 2606 / RFC 6761) and the shipped placeholder --------------------
+
+
+@pytest.mark.parametrize(
+    "domain",
+    [
+        "example.com",
+        "EXAMPLE.org.",
+        "example.net",
+        "app.example.com",
+        "shop.test",
+        "foo.invalid",
+        "my.localhost",
+        "printer.local",
+        "docs.example",
+    ],
+)
+def test_reserved_domains_are_refused_with_one_line(domain: str) -> None:
+    message = error_of(dns={"domain": domain, "create_zone": True})
+    # The value as the user wrote it, so it can be found in the stack file.
+    assert message.startswith(f'invalid config tap:dns.domain = "{domain}": is reserved (')
+    assert "RFC 2606/6761" in message and "set a domain you own" in message
+
+
+@pytest.mark.parametrize(
+    "domain", ["acme.io", "example-corp.com", "myexample.com", "test.acme.io", "local.acme.io"]
+)
+def test_names_that_merely_look_reserved_are_accepted(domain: str) -> None:
+    config = parse(dns={"domain": domain, "create_zone": True})
+    assert config.dns is not None and config.dns.domain == domain
+    assert reserved_suffix(domain) is None
+
+
+def test_every_reserved_name_is_refused() -> None:
+    for reserved in RESERVED_DOMAINS:
+        assert reserved_suffix(f"www.{reserved}") == reserved
+        assert reserved_suffix(reserved) == reserved
+
+
+def test_placeholder_domain_says_what_to_set() -> None:
+    message = error_of(dns={"domain": PLACEHOLDER_DOMAIN, "create_zone": True})
+    assert message == (
+        f'invalid config tap:dns.domain = "{PLACEHOLDER_DOMAIN}": is the shipped placeholder: '
+        "set a domain you own (pulumi config set --path tap:dns.domain <your-domain>)"
+    )
+
+
+def test_prod_ships_the_placeholder_and_the_offline_plan_stands_in_for_it() -> None:
+    raw = stack_config("prod")
+    assert raw["dns"]["domain"] == PLACEHOLDER_DOMAIN
+    with pytest.raises(ConfigError, match=r"tap:dns\.domain .*shipped placeholder"):
+        parse_stack_config(raw, "prod")
+    substituted, notice = with_offline_domain(raw)
+    assert substituted["dns"]["domain"] == OFFLINE_DOMAIN
+    assert notice is not None and PLACEHOLDER_DOMAIN in notice
+    assert raw["dns"]["domain"] == PLACEHOLDER_DOMAIN  # the caller's config is left alone
+    config = parse_stack_config(substituted, "prod")
+    assert config.dns is not None and config.edge.cloudfront_enabled
+
+
+def test_a_real_domain_is_never_substituted() -> None:
+    raw = stack_config("prod")
+    raw["dns"] = {**raw["dns"], "domain": "acme.io"}
+    assert with_offline_domain(raw) == (raw, None)
+
+
+# --- Audit lifecycle: no early-deletion charges ------------------------------------------------
+
+
+def test_audit_expiration_inside_glacier_minimum_is_refused() -> None:
+    message = error_of(
+        audit={"transition_ia_days": 30, "transition_glacier_days": 60, "expiration_days": 90}
+    )
+    assert message == (
+        "invalid config tap:audit.expiration_days = 90: must be at least "
+        "transition_glacier_days + 90 (150): GLACIER bills 90 days per object"
+    )
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_shipped_audit_lifecycles_pay_no_early_deletion(stack: str) -> None:
+    audit = stack_config(stack)["audit"]
+    assert audit["expiration_days"] >= audit["transition_glacier_days"] + 90
+
+
+# --- Rotation versions -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"database": {"master_password_version": 0}}, "tap:database.master_password_version = 0"),
+        ({"edge": {"origin_secret_version": 0}}, "tap:edge.origin_secret_version = 0"),
+    ],
+)
+def test_rotation_versions_start_at_one(changes: dict[str, Any], expected: str) -> None:
+    assert expected in error_of(**changes)
+
+
+def test_rotation_versions_default_to_one() -> None:
+    config = parse()
+    assert config.database.master_password_version == 1
+    assert config.edge.origin_secret_version == 1

@@ -1,20 +1,480 @@
-"""The database tier of each stack: primary, DR replicas, secrets, access, protection."""
+"""The database tier: credentials that work with DR, each region on its own, protection.
+
+Two layers of tests. The component tests build DatabaseCredential and Database on their own,
+with their Args alone, under the recording mocks of tap.offline (plus what those mocks do not
+answer yet: an RDS DbiResourceId, a fresh RandomId per "re-created" stack, and which inputs
+were sent as secrets). The stack tests run the whole program for each shipped stack.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+import string
 from collections.abc import Callable
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
 
-from components.database import engine_family
-from tap.offline import PlanResult
+from components.database import (
+    Database,
+    DatabaseArgs,
+    engine_family,
+    final_snapshot_name,
+    secret_name,
+)
+from components.db_credential import (
+    FORBIDDEN_IN_PASSWORD,
+    PASSWORD_SPECIALS,
+    DatabaseCredential,
+    DatabaseCredentialArgs,
+)
+from tap import naming
+from tap.offline import (
+    _SECRET_SIG,
+    PlanResult,
+    RecordingMocks,
+    RecordingMonitor,
+    _import_quietly,
+)
+from tap.user_data import APP_DB_USER
 from tests.conftest import inputs_of, planned
 
 RDS = "aws:rds/instance:Instance"
+SECRET = "aws:secretsmanager/secret:Secret"
+SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+PASSWORD = "random:index/randomPassword:RandomPassword"
+RANDOM_ID = "random:index/randomId:RandomId"
+PARAMETER = "aws:ssm/parameter:Parameter"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+PRIMARY, SECONDARY = "us-east-1", "us-west-2"
+ACCOUNT = "123456789012"
+# Input names that may carry the master password, and must then be write-only and secret.
+WRITE_ONLY_SECRETS = {"passwordWo", "secretStringWo"}
 SECRET_WORDS = ("password", "passwd", "secret_string", "secretstring")
+# RDS CreateDBSnapshot / DeleteDBInstance FinalDBSnapshotIdentifier: 1-255 letters, digits or
+# hyphens, first a letter, no trailing hyphen, no two consecutive hyphens.
+SNAPSHOT_ID = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,254}(?<!-)$")
+
+
+# --- component harness -------------------------------------------------------------------
+
+
+class _Mocks(RecordingMocks):
+    """tap.offline's mocks (plus an RDS DbiResourceId, should they lack one), and a RandomId
+    salted by `generation`:
+    the real provider draws a new value each time a stack is created."""
+
+    def __init__(self, generation: int = 1) -> None:
+        super().__init__()
+        self.generation = generation
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict]:
+        resource_id, state = super().new_resource(args)
+        if args.typ == RDS and "resourceId" not in state:
+            digest = sum(map(ord, args.name)) * 7919
+            state["resourceId"] = "db-" + f"{digest:026X}"[-26:].replace("0", "Q")
+        if args.typ == RANDOM_ID and self.generation != 1:
+            state["hex"] = f"{int(state['hex'], 16) ^ self.generation:08x}"
+        return resource_id, state
+
+
+class _Monitor(RecordingMonitor):
+    """Also keeps, per resource name, which inputs were sent as secrets."""
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self.secret_inputs: dict[str, set[str]] = {}
+
+    def RegisterResource(self, request: Any) -> Any:
+        inputs = pulumi.runtime.rpc.deserialize_properties(request.object)
+        self.secret_inputs[request.name] = {
+            key for key, value in inputs.items() if isinstance(value, dict) and _SECRET_SIG in value
+        }
+        return super().RegisterResource(request)
+
+
+class Built(PlanResult):
+    secret_inputs: dict[str, set[str]]
+
+
+def build(program: Callable[[], dict[str, Any]], generation: int = 1) -> Built:
+    """Run `program` (which builds components) under the recording mocks, as
+    tap.offline.run_program runs __main__.py."""
+    _import_quietly()
+    mocks = _Mocks(generation)
+    monitor = _Monitor(mocks)
+    pulumi_settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(mocks, project="tap", stack="test", preview=False, monitor=monitor)
+    pulumi_settings.SETTINGS.rpc_manager.clear()
+    pulumi_settings.SETTINGS.outputs.clear()
+    result = Built(stack="test")
+
+    async def body() -> None:
+        result.outputs = await pulumi.Output.from_input(program()).future() or {}
+
+    _sync_await(run_pulumi_func(body))
+    assert not monitor.violations, monitor.violations
+    result.resources = monitor.recorded
+    result.secret_inputs = monitor.secret_inputs
+    return result
+
+
+def _args(region: str, credential: DatabaseCredential, **overrides: Any) -> DatabaseArgs:
+    values: dict[str, Any] = dict(
+        environment="prod",
+        region=region,
+        vpc_id=f"vpc-{region}",
+        database_subnet_ids=[f"subnet-{region}-a", f"subnet-{region}-b"],
+        app_security_group_id=f"sg-app-{region}",
+        app_role_name=f"prod-app-{region}",
+        kms_key_arn=f"arn:aws:kms:{region}:{ACCOUNT}:key/{region}-key",
+        account_id=ACCOUNT,
+        master_username=credential.username,
+        master_password=credential.password,
+        master_password_version=credential.version,
+        multi_az=True,
+        protected=True,
+        backup_retention_days=7,
+    )
+    return DatabaseArgs(**{**values, **overrides})
+
+
+def two_regions(
+    version: int = 1, promoted: bool = False, **overrides: Any
+) -> Callable[[], dict[str, Any]]:
+    """The credential, then a primary in us-east-1 and its replica in us-west-2, each on
+    its own region's provider, wired as __main__.py wires them."""
+
+    def program() -> dict[str, Any]:
+        credential = DatabaseCredential(
+            "database-credential", DatabaseCredentialArgs(version=version)
+        )
+        databases: dict[str, Database] = {}
+        for region in (PRIMARY, SECONDARY):
+            provider = aws.Provider(f"aws-{region}", region=region)
+            source = databases[PRIMARY].db_arn if region == SECONDARY else None
+            databases[region] = Database(
+                f"{region}-database",
+                _args(
+                    region,
+                    credential,
+                    replicate_from=source,
+                    promoted=promoted and region == SECONDARY,
+                    **overrides,
+                ),
+                opts=pulumi.ResourceOptions(providers={"aws": provider}),
+            )
+        return {
+            region: {
+                "db_secret_arn": db.db_secret_arn,
+                "db_resource_id": db.db_resource_id,
+                "db_endpoint": db.db_endpoint,
+                "is_replica": db.is_replica,
+            }
+            for region, db in databases.items()
+        }
+
+    return program
+
+
+def _one(plan: PlanResult, type_: str, region: str | None) -> Any:
+    (record,) = [r for r in plan.of_type(type_) if region is None or r.region == region]
+    return record
+
+
+def _inputs_by_urn(plan: PlanResult) -> dict[str, dict[str, Any]]:
+    return {r.urn: r.inputs for r in plan.resources}
+
+
+# --- the credential ----------------------------------------------------------------------
+
+
+def test_credential_is_one_random_password_rds_accepts() -> None:
+    plan = build(two_regions())
+    (password,) = plan.of_type(PASSWORD)
+    inputs = password.inputs
+    assert inputs["keepers"] == {"version": "1"}
+    assert 8 <= inputs["length"] <= 128  # RDS for PostgreSQL: 8 to 128 characters
+    assert inputs["special"] is True and inputs["overrideSpecial"] == PASSWORD_SPECIALS
+    assert set(PASSWORD_SPECIALS) <= set(string.printable) - set(string.whitespace)
+    assert not set(PASSWORD_SPECIALS) & FORBIDDEN_IN_PASSWORD
+    assert "number" not in inputs  # deprecated in pulumi_random 4: numeric instead
+    assert password.provider_urn == ""  # no AWS provider: global, state only
+    value = password_of(plan)
+    assert not set(value) & FORBIDDEN_IN_PASSWORD and len(value) == inputs["length"]
+
+
+def password_of(plan: PlanResult) -> str:
+    (primary,) = [r for r in plan.of_type(RDS) if "passwordWo" in r.inputs]
+    return str(primary.inputs["passwordWo"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (DatabaseCredentialArgs(version=0), "version 0 must be 1 or more"),
+        (DatabaseCredentialArgs(username="rdsadmin"), "'rdsadmin' must be 1-16"),
+        (DatabaseCredentialArgs(username="pg_app"), "'pg_app' must be 1-16"),
+        (DatabaseCredentialArgs(username="1admin"), "'1admin' must be 1-16"),
+        (DatabaseCredentialArgs(username="a" * 17), "must be 1-16"),
+    ],
+)
+def test_credential_refuses_what_rds_refuses(args: DatabaseCredentialArgs, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        build(lambda: {"c": DatabaseCredential("c", args).version})
+
+
+# --- primary and replica -----------------------------------------------------------------
+
+
+def test_primary_takes_the_password_write_only_and_replica_inherits_it() -> None:
+    plan = build(two_regions())
+    primary = _one(plan, RDS, PRIMARY)
+    db = primary.inputs
+    assert "manageMasterUserPassword" not in db and "masterUserSecretKmsKeyId" not in db
+    assert "password" not in db  # the plain argument is stored in state outputs
+    assert db["passwordWo"] == password_of(plan) and db["passwordWoVersion"] == 1
+    assert "passwordWo" in plan.secret_inputs[primary.name]
+    assert db["username"] == "tap_admin" and db["dbName"] == "tap"
+    assert db["iamDatabaseAuthenticationEnabled"] is True
+
+    replica = _one(plan, RDS, SECONDARY).inputs
+    assert replica["replicateSourceDb"] == f"arn:aws:rds:{PRIMARY}:{ACCOUNT}:db:{db['identifier']}"
+    # AWS refuses a replica of a source with a managed password (RDS User Guide, "Limitations
+    # for Secrets Manager integration with Amazon RDS"); a replica takes no password at all.
+    for key in ("passwordWo", "passwordWoVersion", "password", "manageMasterUserPassword"):
+        assert key not in replica, key
+    assert "username" not in replica and "dbName" not in replica
+    assert replica["iamDatabaseAuthenticationEnabled"] is True
+    assert replica["skipFinalSnapshot"] is True and "finalSnapshotIdentifier" not in replica
+
+
+def test_the_password_is_only_ever_a_write_only_secret_input() -> None:
+    plan = build(two_regions())
+    password = password_of(plan)
+    for resource in plan.resources:
+        for key, value in resource.inputs.items():
+            if password in json.dumps(value) and resource.type != PASSWORD:
+                assert key in WRITE_ONLY_SECRETS, (resource.name, key)
+                assert key in plan.secret_inputs[resource.name], (resource.name, key)
+    assert password not in json.dumps(plan.outputs)
+
+
+def test_each_region_keeps_its_own_secret_under_its_own_key() -> None:
+    plan = build(two_regions())
+    password = password_of(plan)
+    for region in (PRIMARY, SECONDARY):
+        secret = _one(plan, SECRET, region)
+        assert secret.inputs["kmsKeyId"] == f"arn:aws:kms:{region}:{ACCOUNT}:key/{region}-key"
+        assert secret.inputs["name"].startswith(f"tap/prod/{region}/database/master-")
+        assert secret.inputs["recoveryWindowInDays"] == 30
+        version = _one(plan, SECRET_VERSION, region)
+        # The secret's id is its ARN: this region's secret.
+        assert version.inputs["secretId"] == plan.outputs[region]["db_secret_arn"]
+        assert json.loads(version.inputs["secretStringWo"]) == {
+            "username": "tap_admin",
+            "password": password,
+        }
+        assert version.inputs["secretStringWoVersion"] == 1
+        assert "secretString" not in version.inputs
+        assert "secretStringWo" in plan.secret_inputs[version.name]
+        # The app's parameter names this region's secret, never another region's.
+        params = {p["name"]: p["value"] for p in inputs_of(plan, PARAMETER, region) if "name" in p}
+        secret_arn = plan.outputs[region]["db_secret_arn"]
+        assert params[f"/tap/prod/{region}/database/secret_arn"] == secret_arn
+        assert secret_arn.startswith(f"arn:aws:secretsmanager:{region}:")
+
+
+def test_no_region_reads_another_regions_credentials() -> None:
+    """The replica's only cross-region input is its source; everything else is its own."""
+    plan = build(two_regions())
+    for resource in plan.in_region(SECONDARY):
+        inputs = dict(resource.inputs)
+        inputs.pop("replicateSourceDb", None)
+        assert PRIMARY not in json.dumps(inputs), resource.name
+
+
+def test_app_may_sign_in_as_the_app_user_of_its_own_instance_only() -> None:
+    plan = build(two_regions())
+    for region in (PRIMARY, SECONDARY):
+        (access,) = [
+            json.loads(p["policy"])
+            for p in inputs_of(plan, ROLE_POLICY, region)
+            if p.get("name") == "database-access"
+        ]
+        statements = {s["Sid"]: s for s in access["Statement"]}
+        resource_id = plan.outputs[region]["db_resource_id"]
+        assert resource_id.startswith("db-")
+        assert statements["ConnectAsAppUser"] == {
+            "Sid": "ConnectAsAppUser",
+            "Effect": "Allow",
+            "Action": "rds-db:connect",
+            "Resource": f"arn:aws:rds-db:{region}:{ACCOUNT}:dbuser:{resource_id}/{APP_DB_USER}",
+        }
+        assert statements["ReadDatabaseSecret"]["Resource"] == plan.outputs[region]["db_secret_arn"]
+        assert statements["ReadDatabaseSecret"]["Action"] == "secretsmanager:GetSecretValue"
+        decrypt = statements["DecryptDatabaseSecret"]
+        assert decrypt["Resource"] == f"arn:aws:kms:{region}:{ACCOUNT}:key/{region}-key"
+        assert decrypt["Condition"]["StringEquals"]["kms:ViaService"] == (
+            f"secretsmanager.{region}.amazonaws.com"
+        )
+        assert statements["ReadDatabaseParameters"]["Resource"] == (
+            f"arn:aws:ssm:{region}:{ACCOUNT}:parameter/tap/prod/{region}/database/*"
+        )
+        assert set(statements) == {
+            "ReadDatabaseParameters",
+            "ReadDatabaseSecret",
+            "DecryptDatabaseSecret",
+            "ConnectAsAppUser",
+        }
+        assert all("*" not in s["Action"] for s in access["Statement"])
+
+
+def test_a_promoted_replica_takes_the_password_like_a_primary() -> None:
+    before, after = build(two_regions()), build(two_regions(promoted=True))
+    old, new = _one(before, RDS, SECONDARY), _one(after, RDS, SECONDARY)
+    assert new.name == old.name == "us-west-2-database-replica"  # adopted, not replaced
+    assert new.inputs["identifier"] == old.inputs["identifier"]
+    assert "replicateSourceDb" not in new.inputs
+    assert new.inputs["passwordWo"] == password_of(before)
+    assert new.inputs["passwordWoVersion"] == 1
+    assert "username" not in new.inputs and "engine" not in new.inputs  # forced-new
+    assert new.inputs["finalSnapshotIdentifier"].startswith(old.inputs["identifier"] + "-final-")
+    # Its secret, parameters and access were its own already: unchanged by the promotion.
+    for type_ in (SECRET, SECRET_VERSION, PARAMETER, ROLE_POLICY):
+        assert sorted(map(json.dumps, inputs_of(after, type_, SECONDARY))) == sorted(
+            map(json.dumps, inputs_of(before, type_, SECONDARY))
+        )
+
+
+# --- rotation ----------------------------------------------------------------------------
+
+
+def _changed(before: PlanResult, after: PlanResult) -> dict[str, set[str]]:
+    """Per resource name, the inputs that differ."""
+    old, new = _inputs_by_urn(before), _inputs_by_urn(after)
+    assert old.keys() == new.keys()  # no resource appears or disappears
+    names = {r.urn: r.name for r in after.resources}
+    return {
+        names[urn]: {
+            k for k in old[urn].keys() | new[urn].keys() if old[urn].get(k) != new[urn].get(k)
+        }
+        for urn in old
+        if old[urn] != new[urn]
+    }
+
+
+def test_same_config_same_inputs() -> None:
+    assert _inputs_by_urn(build(two_regions())) == _inputs_by_urn(build(two_regions()))
+
+
+def test_rotation_changes_only_the_password_and_its_versions() -> None:
+    before, after = build(two_regions(version=1)), build(two_regions(version=2))
+    assert _changed(before, after) == {
+        "database-credential-password": {"keepers"},  # a new draw
+        "us-east-1-database-primary": {"passwordWo", "passwordWoVersion"},
+        "us-east-1-database-secret-value": {"secretStringWo", "secretStringWoVersion"},
+        "us-west-2-database-secret-value": {"secretStringWo", "secretStringWoVersion"},
+    }
+    assert password_of(after) != password_of(before)
+    assert _one(after, RDS, PRIMARY).inputs["passwordWoVersion"] == 2
+
+
+# --- final snapshots and a re-created stack ----------------------------------------------
+
+
+def test_final_snapshot_name_carries_the_generation_drawn_with_the_instance() -> None:
+    plan = build(two_regions())
+    db = _one(plan, RDS, PRIMARY).inputs
+    generation = [r for r in plan.of_type(RANDOM_ID) if r.name == "us-east-1-database-generation"]
+    assert generation and generation[0].inputs["keepers"] == {"identifier": db["identifier"]}
+    snapshot = db["finalSnapshotIdentifier"]
+    assert re.fullmatch(rf"{db['identifier']}-final-[0-9a-f]{{8}}", snapshot)
+    assert SNAPSHOT_ID.match(snapshot) and db["skipFinalSnapshot"] is False
+    assert db["deletionProtection"] is True
+
+
+def test_destroy_recreate_destroy_never_reuses_a_snapshot_or_secret_name() -> None:
+    """A re-created stack draws a new generation: its final snapshot and its secrets get new
+    names (RDS keeps the old snapshot; Secrets Manager holds the old name for the recovery
+    window), and nothing else differs."""
+    first, second = build(two_regions(), generation=1), build(two_regions(), generation=2)
+    changed = _changed(first, second)
+    assert changed.pop("us-east-1-database-primary") == {"finalSnapshotIdentifier"}
+    for region in (PRIMARY, SECONDARY):
+        assert changed.pop(f"{region}-database-secret") == {"name"}
+        # What follows from the new secret's ARN (AWS derives it from the name).
+        for follower, key in (("secret-value", "secretId"), ("param-secret-arn", "value")):
+            assert changed.pop(f"{region}-database-{follower}", {key}) == {key}
+        assert changed.pop(f"{region}-database-app-access", {"policy"}) == {"policy"}
+    assert changed == {}  # the instances, the password, logs, groups, the endpoint: as they were
+    names = [
+        {_one(plan, RDS, PRIMARY).inputs["finalSnapshotIdentifier"]}
+        | {secret["name"] for secret in inputs_of(plan, SECRET)}
+        for plan in (first, second)
+    ]
+    assert len(names[0]) == len(names[1]) == 3 and not names[0] & names[1]
+
+
+def test_unprotected_database_has_no_final_snapshot() -> None:
+    plan = build(two_regions(protected=False, secret_recovery_window_days=0))
+    db = _one(plan, RDS, PRIMARY).inputs
+    assert db["skipFinalSnapshot"] is True and "finalSnapshotIdentifier" not in db
+    assert db["deletionProtection"] is False
+    assert {s["recoveryWindowInDays"] for s in inputs_of(plan, SECRET)} == {0}
+
+
+@given(
+    environment=st.sampled_from(["dev", "staging", "prod", "perf-test"]),
+    service=st.sampled_from(["db", "db-replica"]),
+    region=st.sampled_from(["us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2"]),
+    generation=st.text("0123456789abcdef", min_size=8, max_size=8),
+)
+def test_final_snapshot_names_are_valid_identifiers(
+    environment: str, service: str, region: str, generation: str
+) -> None:
+    identifier = naming.physical_name(environment, service, region, naming.DB_IDENTIFIER)
+    name = final_snapshot_name(identifier, generation)
+    assert SNAPSHOT_ID.match(name) and len(name) <= 255
+
+
+@pytest.mark.parametrize(
+    ("identifier", "generation"),
+    [("1db", "abcd1234"), ("db-", "abcd1234"), ("db", "abcd123-"), ("db", "x" * 250)],
+)
+def test_final_snapshot_name_refuses_what_rds_refuses(identifier: str, generation: str) -> None:
+    with pytest.raises(ValueError, match="not a valid DB snapshot identifier"):
+        final_snapshot_name(identifier, generation)
+
+
+def test_secret_name_is_within_what_secrets_manager_accepts() -> None:
+    name = secret_name("prod", "ap-southeast-2", "0123abcd")
+    assert re.fullmatch(r"[A-Za-z0-9/_+=.@-]{1,512}", name)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"secret_recovery_window_days": 3}, "secret_recovery_window_days 3 must be 0 or 7 to 30"),
+        ({"secret_recovery_window_days": 31}, "secret_recovery_window_days 31"),
+        ({"master_password_version": 0}, "master_password_version 0 must be 1 or more"),
+    ],
+)
+def test_database_args_refuse_what_aws_refuses(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        build(two_regions(**overrides))
+
+
+# --- the shipped stacks ------------------------------------------------------------------
 
 
 def primary(plan: PlanResult) -> dict[str, Any]:
@@ -39,15 +499,33 @@ def test_primary_in_primary_region_encrypted_private(stack_plan: PlanResult) -> 
     assert db["enabledCloudwatchLogsExports"] == ["postgresql", "upgrade"]
 
 
-def test_password_is_managed_by_aws_and_never_an_input(stack_plan: PlanResult) -> None:
-    db = primary(stack_plan)
-    assert db["manageMasterUserPassword"] is True
-    assert db["masterUserSecretKmsKeyId"] == db["kmsKeyId"]
+def test_every_stack_can_be_created_by_aws(stack_plan: PlanResult) -> None:
+    """No managed master password anywhere (it would block the replicas), IAM auth on every
+    instance, the password only in write-only inputs, every region with its own secret."""
+    # prod's edge has passwords of its own (the origin secret, tested in test_compute).
+    (credential,) = [
+        r
+        for r in stack_plan.of_type(PASSWORD)
+        if (outer := stack_plan.component_of(r)) is not None
+        and outer.type == "tap:db_credential:DatabaseCredential"
+    ]
+    assert credential.inputs["keepers"] == {"version": "1"}
+    password = primary(stack_plan)["passwordWo"]
+    for record in stack_plan.of_type(RDS):
+        assert "manageMasterUserPassword" not in record.inputs
+        assert record.inputs["iamDatabaseAuthenticationEnabled"] is True
     for resource in stack_plan.resources:
         for key, value in resource.inputs.items():
             named_like_secret = any(word in key.lower() for word in SECRET_WORDS)
-            # manageMasterUserPassword (a flag) is fine; any string value is a leak.
-            assert not (named_like_secret and isinstance(value, str)), (resource.name, key)
+            if resource.type != PASSWORD and (named_like_secret or password in json.dumps(value)):
+                assert key in WRITE_ONLY_SECRETS | {"passwordWoVersion", "secretStringWoVersion"}
+    regions_with_db = {r.region for r in stack_plan.of_type(RDS)}
+    assert {r.region for r in stack_plan.of_type(SECRET)} == regions_with_db
+    for region in regions_with_db:
+        out = stack_plan.outputs["regions"][region]
+        assert out["db_secret_arn"].startswith(f"arn:aws:secretsmanager:{region}:")
+        (secret,) = inputs_of(stack_plan, SECRET, region)
+        assert secret["kmsKeyId"] == out["kms_key_arn"]
 
 
 def test_subnet_group_is_the_database_tier_and_sg_admits_only_the_app(
@@ -55,12 +533,24 @@ def test_subnet_group_is_the_database_tier_and_sg_admits_only_the_app(
 ) -> None:
     for record in stack_plan.of_type(RDS):
         region = record.region
+        (app_group,) = [
+            g
+            for g in stack_plan.of_type("aws:ec2/securityGroup:SecurityGroup")
+            if g.name == f"{region}-compute-app-sg" and g.region == region
+        ]
+        app_sg = stack_plan.id_of(app_group)
         (group,) = inputs_of(stack_plan, "aws:rds/subnetGroup:SubnetGroup", region)
         assert sorted(group["subnetIds"]) == sorted(
             stack_plan.outputs["regions"][region]["database_subnet_ids"]
         )
         assert record.inputs["dbSubnetGroupName"] == group["name"]
         (sg_id,) = record.inputs["vpcSecurityGroupIds"]
+        (db_group,) = [
+            g
+            for g in stack_plan.of_type("aws:ec2/securityGroup:SecurityGroup")
+            if stack_plan.id_of(g) == sg_id
+        ]
+        assert db_group.region == region and sg_id != app_sg
         rules = [
             r
             for r in inputs_of(
@@ -68,9 +558,7 @@ def test_subnet_group_is_the_database_tier_and_sg_admits_only_the_app(
             )
             if r["securityGroupId"] == sg_id
         ]
-        assert [(r["fromPort"], r["referencedSecurityGroupId"]) for r in rules] == [
-            (5432, f"{region}-compute-app-sg-id")
-        ]
+        assert [(r["fromPort"], r["referencedSecurityGroupId"]) for r in rules] == [(5432, app_sg)]
         app_out = [
             r
             for r in inputs_of(
@@ -78,9 +566,7 @@ def test_subnet_group_is_the_database_tier_and_sg_admits_only_the_app(
             )
             if r.get("referencedSecurityGroupId") == sg_id
         ]
-        assert [(r["securityGroupId"], r["fromPort"]) for r in app_out] == [
-            (f"{region}-compute-app-sg-id", 5432)
-        ]
+        assert [(r["securityGroupId"], r["fromPort"]) for r in app_out] == [(app_sg, 5432)]
 
 
 def test_parameter_group_forces_tls_and_logs_slow_queries(stack_plan: PlanResult) -> None:
@@ -95,13 +581,14 @@ def test_prod_is_multi_az_protected_monitored_and_replicated(prod_plan: PlanResu
     db = primary(prod_plan)
     assert db["multiAz"] is True and db["deletionProtection"] is True
     assert db["skipFinalSnapshot"] is False
-    assert db["finalSnapshotIdentifier"] == "prod-db-us-east-1-final"
+    assert re.fullmatch(r"prod-db-us-east-1-final-[0-9a-f]{8}", db["finalSnapshotIdentifier"])
     assert db["backupRetentionPeriod"] >= 7
     assert db["monitoringInterval"] > 0 and db["monitoringRoleArn"]
     assert db["performanceInsightsEnabled"] is True
     assert db["performanceInsightsKmsKeyId"] == db["kmsKeyId"]
     (replica,) = replicas(prod_plan)
     assert replica.region == "us-west-2"
+    assert {s["recoveryWindowInDays"] for s in inputs_of(prod_plan, SECRET)} == {30}
 
 
 def test_dev_is_destroyable_unattended(dev_plan: PlanResult) -> None:
@@ -111,6 +598,8 @@ def test_dev_is_destroyable_unattended(dev_plan: PlanResult) -> None:
     assert db["multiAz"] is False and db["applyImmediately"] is True
     assert replicas(dev_plan) == []
     assert not any(r.protect for r in dev_plan.resources)
+    # Deleted at once on destroy: nothing left behind in the recovery window.
+    assert [s["recoveryWindowInDays"] for s in inputs_of(dev_plan, SECRET)] == [0]
 
 
 def test_replica_uses_its_own_region_key_subnets_and_parameters(stack_plan: PlanResult) -> None:
@@ -126,7 +615,7 @@ def test_replica_uses_its_own_region_key_subnets_and_parameters(stack_plan: Plan
         assert db["dbSubnetGroupName"].endswith(region) and db["parameterGroupName"].endswith(
             region
         )
-        assert "manageMasterUserPassword" not in db and "username" not in db
+        assert "passwordWo" not in db and "username" not in db
         assert db["monitoringInterval"] == primary(stack_plan)["monitoringInterval"]
 
 
@@ -134,6 +623,7 @@ def test_replicas_can_be_switched_off(run_config: Callable[..., PlanResult]) -> 
     plan = run_config("staging", database={"replicas_enabled": False})
     assert replicas(plan) == []
     assert "db_endpoint" not in plan.outputs["regions"]["us-west-2"]
+    assert {s.region for s in plan.of_type(SECRET)} == {"us-east-1"}
 
 
 def test_three_regions_get_two_replicas(run_config: Callable[..., PlanResult]) -> None:
@@ -146,37 +636,47 @@ def test_three_regions_get_two_replicas(run_config: Callable[..., PlanResult]) -
         ],
     )
     assert sorted(r.region for r in replicas(plan)) == ["eu-west-1", "us-west-2"]
+    assert sorted(str(s.region) for s in plan.of_type(SECRET)) == sorted(
+        ["us-east-1", "us-west-2", "eu-west-1"]
+    )
 
 
-def test_app_learns_endpoint_and_secret_and_may_read_only_those(stack_plan: PlanResult) -> None:
+def test_app_learns_its_own_regions_endpoint_and_secret(stack_plan: PlanResult) -> None:
     for record in stack_plan.of_type(RDS):
         region = record.region
         params = {
             p["name"].rsplit("/", 1)[-1]: p["value"]
-            for p in inputs_of(stack_plan, "aws:ssm/parameter:Parameter", region)
+            for p in inputs_of(stack_plan, PARAMETER, region)
+            if p.get("name", "").startswith(f"/tap/{stack_plan.stack}/{region}/database/")
         }
-        assert params["endpoint"] == stack_plan.outputs["regions"][region]["db_endpoint"]
-        secret = stack_plan.outputs["regions"]["us-east-1"]["db_secret_arn"]
-        assert params["secret_arn"] == secret
+        out = stack_plan.outputs["regions"][region]
+        assert params == {"endpoint": out["db_endpoint"], "secret_arn": out["db_secret_arn"]}
         (access,) = [
             json.loads(p["policy"])
-            for p in inputs_of(stack_plan, "aws:iam/rolePolicy:RolePolicy", region)
+            for p in inputs_of(stack_plan, ROLE_POLICY, region)
             if p.get("name") == "database-access"
         ]
         statements = {s["Sid"]: s for s in access["Statement"]}
-        assert statements["ReadDatabaseSecret"]["Resource"] == secret
-        assert statements["ReadDatabaseSecret"]["Action"] == "secretsmanager:GetSecretValue"
-        decrypt = statements["DecryptDatabaseSecret"]
-        assert decrypt["Resource"] == stack_plan.outputs["regions"]["us-east-1"]["kms_key_arn"]
-        assert (
-            decrypt["Condition"]["StringEquals"]["kms:ViaService"]
-            == "secretsmanager.us-east-1.amazonaws.com"
+        assert statements["ReadDatabaseSecret"]["Resource"] == out["db_secret_arn"]
+        assert statements["DecryptDatabaseSecret"]["Resource"] == out["kms_key_arn"]
+        assert statements["ConnectAsAppUser"]["Resource"].startswith(
+            f"arn:aws:rds-db:{region}:123456789012:dbuser:"
         )
-        assert statements["ReadDatabaseParameters"]["Resource"].endswith(
-            f"/tap/{stack_plan.stack}/{region}/database/*"
-        )
-        for statement in access["Statement"]:
-            assert statement["Resource"] != "*"
+        assert statements["ConnectAsAppUser"]["Resource"].endswith(f"/{APP_DB_USER}")
+
+
+def test_rotation_through_config_changes_only_the_password(
+    run_config: Callable[..., PlanResult],
+) -> None:
+    before = planned("staging")
+    after = run_config("staging", database={"master_password_version": 2})
+    assert _changed(before, after) == {
+        "database-credential-password": {"keepers"},
+        "us-east-1-database-primary": {"passwordWo", "passwordWoVersion"},
+        "us-east-1-database-secret-value": {"secretStringWo", "secretStringWoVersion"},
+        "us-west-2-database-secret-value": {"secretStringWo", "secretStringWoVersion"},
+    }
+    assert _changed(before, run_config("staging")) == {}
 
 
 def test_rds_log_groups_precreated_with_retention_and_key(stack_plan: PlanResult) -> None:
@@ -262,19 +762,15 @@ def test_a_promoted_replica_is_adopted_not_replaced(run_config: Callable[..., Pl
     new = after.one(RDS, "us-west-2-database-replica").inputs
     assert new["identifier"] == old["identifier"] == "prod-db-replica-us-west-2"
     assert "replicateSourceDb" not in new  # standalone and writable
-    assert new["manageMasterUserPassword"] is True
-    assert new["masterUserSecretKmsKeyId"] == new["kmsKeyId"]  # its own region's key
+    assert new["passwordWo"] == primary(before)["passwordWo"]
+    assert "manageMasterUserPassword" not in new
     assert new["multiAz"] is True and new["deletionProtection"] is True
     assert "username" not in new and "engine" not in new  # forced-new on an existing instance
     west = after.outputs["regions"]["us-west-2"]
     assert west["db_is_replica"] is False
+    # The app of us-west-2 keeps reading its own region's secret, before and after.
+    assert west["db_secret_arn"] == before.outputs["regions"]["us-west-2"]["db_secret_arn"]
     assert west["db_secret_arn"].startswith("arn:aws:secretsmanager:us-west-2:")
-    # The app of us-west-2 now reads its own region's secret.
-    params = {
-        p["name"].rsplit("/", 1)[-1]: p["value"]
-        for p in inputs_of(after, "aws:ssm/parameter:Parameter", "us-west-2")
-    }
-    assert params["secret_arn"] == west["db_secret_arn"]
     # Failover keeps traffic on the promoted side even when us-east-1 comes back.
     policies = {
         r.inputs["failoverRoutingPolicies"][0]["type"]: r.inputs["aliases"][0]["name"]

@@ -16,10 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tap.cli import main
+from tap.ops import automation, delegation
 from tap.ops.automation import DEFAULT_SECRETS_PROVIDER, REPO_ROOT
-from tap.ops.errors import ExitCode
+from tap.ops.delegation import NsAnswer
+from tap.ops.errors import ExitCode, OpsError
 from tests.fake_pulumi import FakePulumi, install
 
 BACKEND = "s3://tap-pulumi-state-123456789012-us-east-1?region=us-east-1&awssdk=v2"
@@ -36,10 +39,20 @@ def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakePulumi:
     return install(tmp_path / "fake", monkeypatch)
 
 
+def no_dns(domain: str) -> NsAnswer:
+    raise AssertionError(f"unexpected public DNS lookup of {domain}")
+
+
 class Run:
     """One deploy.py invocation in-process: exit code and what it printed."""
 
-    def __init__(self, argv: list[str], ask: Any = None, out: io.StringIO | None = None) -> None:
+    def __init__(
+        self,
+        argv: list[str],
+        ask: Any = None,
+        out: io.StringIO | None = None,
+        resolve_ns: delegation.Resolver = no_dns,
+    ) -> None:
         self.out, self.err = out or io.StringIO(), io.StringIO()
         self.prompts: list[str] = []
 
@@ -47,7 +60,7 @@ class Run:
             self.prompts.append(question)
             return ask
 
-        self.code = main(argv, out=self.out, err=self.err, ask=prompt)
+        self.code = main(argv, out=self.out, err=self.err, ask=prompt, resolve_ns=resolve_ns)
 
     @property
     def stdout(self) -> list[str]:
@@ -62,8 +75,8 @@ class Run:
         return lines[-1]
 
 
-def deploy(*argv: str, ask: Any = None) -> Run:
-    return Run(list(argv), ask=ask)
+def deploy(*argv: str, ask: Any = None, resolve_ns: delegation.Resolver = no_dns) -> Run:
+    return Run(list(argv), ask=ask, resolve_ns=resolve_ns)
 
 
 class ReleasingStream(io.StringIO):
@@ -194,9 +207,13 @@ def test_drift_is_detected_from_the_summary_when_the_cli_does_not_fail(
     assert run.error.startswith("error: stack dev has drifted: 2 change(s) proposed (update 2)")
 
 
-def test_drift_check_passes_when_nothing_changed(fake: FakePulumi) -> None:
+def test_drift_check_passes_when_nothing_changed(fake: FakePulumi, tmp_path: Path) -> None:
     fake.configure(unchanged=40)
-    run = deploy("preview", "--stack", "prod", "--backend", BACKEND, "--expect-no-changes")
+    project = _prod_project(tmp_path)
+    run = deploy(
+        "preview", "--stack", "prod", "--backend", BACKEND, "--expect-no-changes",
+        "--work-dir", str(project),
+    )  # fmt: skip
     assert run.code == ExitCode.OK
     assert run.stdout == ["no drift: stack prod matches the program"]
 
@@ -428,3 +445,255 @@ def test_drift_report_from_file_and_grpc_event_streams(fake: FakePulumi, version
         "  update             aws:ec2/vpc:Vpc us-east-1-network-vpc [tags]",
         "  replace            aws:ec2/securityGroup:SecurityGroup us-east-1-alb-sg",
     ]
+
+
+# --- Config checked before the engine; the first deploy of a stack that creates its zone ---
+
+OWN_DOMAIN = "acme-platform.io"
+ZONE_NS = [
+    "ns-1536.awsdns-00.co.uk",
+    "ns-0.awsdns-00.com",
+    "ns-1024.awsdns-00.org",
+    "ns-512.awsdns-00.net",
+]
+PARKED = NsAnswer(("ns1.registrar-parking.net.", "ns2.registrar-parking.net."))
+
+
+def _prod_project(tmp_path: Path, **dns: Any) -> Path:
+    """A copy of the project whose prod stack file sets `tap:dns` keys (a domain it owns by
+    default: the shipped file carries the placeholder, which preview and up refuse)."""
+    project = tmp_path / "prod-project"
+    project.mkdir(exist_ok=True)
+    shutil.copy(REPO_ROOT / "Pulumi.yaml", project / "Pulumi.yaml")
+    document = yaml.safe_load((REPO_ROOT / "Pulumi.prod.yaml").read_text())
+    settings = {**document["config"]["tap:dns"], "domain": OWN_DOMAIN, **dns}
+    document["config"]["tap:dns"] = {k: v for k, v in settings.items() if v is not None}
+    (project / "Pulumi.prod.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+    return project
+
+
+class FakeDns:
+    """Public DNS as the test says it is; records every lookup."""
+
+    def __init__(self, answer: NsAnswer) -> None:
+        self.answer = answer
+        self.asked: list[str] = []
+
+    def __call__(self, domain: str) -> NsAnswer:
+        self.asked.append(domain)
+        return self.answer
+
+
+def zone_program(stack: str = "prod") -> dict[str, Any]:
+    """Fake-CLI scenario: the program's tree around the zone, and the `dns` output the zone
+    brings once it is in the state."""
+    provider, component, zone = delegation.zone_targets(stack)
+    root = f"urn:pulumi:{stack}::tap::pulumi:pulumi:Stack::tap-{stack}"
+    vpc = f"urn:pulumi:{stack}::tap::tap:network:Network::us-east-1-network"
+    return {
+        "program": {
+            root: "",
+            provider: root,
+            component: root,
+            zone: component,
+            vpc: root,
+            f"{vpc.replace('::us-east-1-network', '$aws:ec2/vpc:Vpc')}::us-east-1-network-vpc": vpc,
+        },
+        "resource_outputs": {
+            zone: {"dns": {"app_fqdn": f"app.{OWN_DOMAIN}", "name_servers": ZONE_NS}}
+        },
+    }
+
+
+def up_prod(project: Path, resolve_ns: delegation.Resolver = no_dns, *flags: str) -> Run:
+    return deploy(
+        "up", "--stack", "prod", "--backend", BACKEND, "--work-dir", str(project), *flags,
+        resolve_ns=resolve_ns,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("command", ["preview", "up"])
+@pytest.mark.parametrize(
+    ("dns", "message"),
+    [
+        (
+            {"domain": "example.com"},
+            'error: Pulumi.prod.yaml: invalid config tap:dns.domain = "example.com": is reserved',
+        ),
+        (
+            {"domain": "shop.test"},
+            'error: Pulumi.prod.yaml: invalid config tap:dns.domain = "shop.test": is reserved',
+        ),
+        (
+            {"zone_id": "Z0123456789ABCDEFGHIJ"},
+            "error: Pulumi.prod.yaml: invalid config tap:dns.create_zone = true: conflicts",
+        ),
+    ],
+)
+def test_a_bad_config_stops_preview_and_up_before_the_engine(
+    fake: FakePulumi, tmp_path: Path, command: str, dns: dict[str, Any], message: str
+) -> None:
+    project = _prod_project(tmp_path, **dns)
+    argv = [command, "--stack", "prod", "--backend", BACKEND, "--work-dir", str(project)]
+    run = deploy(*argv)
+    assert run.code == ExitCode.USAGE
+    assert run.error.startswith(message)
+    assert run.err.getvalue().count("\n") == 1  # one line, no traceback
+    assert fake.calls() == []  # not even `pulumi version`: no CLI, no backend, no AWS
+
+
+@pytest.mark.parametrize("command", ["preview", "up"])
+def test_the_shipped_placeholder_domain_stops_preview_and_up(
+    fake: FakePulumi, command: str
+) -> None:
+    from tap.config import PLACEHOLDER_DOMAIN
+
+    shipped = yaml.safe_load((REPO_ROOT / "Pulumi.prod.yaml").read_text())
+    assert shipped["config"]["tap:dns"]["domain"] == PLACEHOLDER_DOMAIN
+    run = deploy(command, "--stack", "prod", "--backend", BACKEND)
+    assert run.code == ExitCode.USAGE
+    assert run.error.startswith(
+        f'error: Pulumi.prod.yaml: invalid config tap:dns.domain = "{PLACEHOLDER_DOMAIN}": '
+    )
+    assert "set a domain you own" in run.error
+    assert run.err.getvalue().count("\n") == 1
+    assert fake.calls() == []
+
+
+def test_a_missing_stack_file_is_validated_as_empty_config(
+    fake: FakePulumi, tmp_path: Path
+) -> None:
+    project = _project_copy(tmp_path, with_policy=False)
+    run = deploy("up", "--stack", "staging", "--backend", BACKEND, "--work-dir", str(project))
+    assert run.code == ExitCode.USAGE
+    assert run.error.startswith("error: Pulumi.staging.yaml: invalid config tap:")
+    assert fake.calls() == []
+
+
+def test_the_old_readme_target_is_refused_on_a_new_stack(fake: FakePulumi, tmp_path: Path) -> None:
+    """What issue 11 reports: `--target` on the zone alone, whose parent component would be
+    created untargeted. The fake engine refuses it like the real one (diagnostic 2013)."""
+    fake.configure(stacks=[], **zone_program())
+    options = automation.EngineOptions("prod", BACKEND, work_dir=_prod_project(tmp_path))
+    stack = automation.open_stack(options, create=True)
+    zone = delegation.zone_targets("prod")[2]
+    with pytest.raises(OpsError) as refused:
+        automation.up(stack, options, print, print, targets=[zone])
+    assert str(refused.value) == (
+        f"pulumi failed on stack prod: Resource '{zone}' depends on "
+        f"'{delegation.zone_targets('prod')[1]}' which was was not specified in --target list."
+    )
+    assert fake.state("prod") == []
+
+
+def test_first_up_creates_the_zone_alone_prints_its_name_servers_and_waits(
+    fake: FakePulumi, tmp_path: Path
+) -> None:
+    fake.configure(stacks=[], **zone_program())
+    project = _prod_project(tmp_path, create_zone=True)
+    public = FakeDns(NsAnswer(problem="the domain does not exist in public DNS (NXDOMAIN)"))
+    run = up_prod(project, public)
+    assert run.code == ExitCode.DELEGATION_PENDING == 6
+    targets = delegation.zone_targets("prod")
+    assert fake.updates() == [targets]  # one update, the zone's targets only
+    assert fake.command("up")[:3] == ["up", "--yes", "--skip-preview"]
+    assert fake.state("prod") == targets
+    assert public.asked == [OWN_DOMAIN]
+    stdout = run.stdout
+    assert (
+        stdout[0] == f"delegation: creating the hosted zone of {OWN_DOMAIN} first (targeted update)"
+    )
+    assert f"delegation: {OWN_DOMAIN} is not delegated to the stack's hosted zone yet" in stdout
+    assert "  public NS records now: none (the domain does not exist in public DNS (NXDOMAIN))" in (
+        stdout
+    )
+    listed = stdout.index(
+        f"  set exactly these name servers for {OWN_DOMAIN} at its registrar (or parent zone):"
+    )
+    assert stdout[listed + 1 : listed + 5] == [f"    {name}" for name in sorted(ZONE_NS)]
+    assert run.error == (
+        f"error: waiting for delegation: set the 4 name servers above for {OWN_DOMAIN} at its "
+        "registrar, then run `deploy.py up --stack prod` again"
+    )
+    assert run.err.getvalue().count("\n") == 1
+
+
+def test_rerun_before_delegation_waits_again_without_another_update(
+    fake: FakePulumi, tmp_path: Path
+) -> None:
+    fake.configure(state={"prod": delegation.zone_targets("prod")}, **zone_program())
+    public = FakeDns(PARKED)
+    run = up_prod(_prod_project(tmp_path), public)
+    assert run.code == ExitCode.DELEGATION_PENDING
+    assert fake.updates() == []  # the zone exists: nothing to create, nothing else to deploy
+    assert "  public NS records now: ns1.registrar-parking.net, ns2.registrar-parking.net" in (
+        run.stdout
+    )
+    assert run.error.startswith("error: waiting for delegation")
+
+
+def test_the_whole_first_deploy_new_stack_then_waiting_then_delegated(
+    fake: FakePulumi, tmp_path: Path
+) -> None:
+    fake.configure(stacks=[], changes=DRIFT[:1], **zone_program())
+    project = _prod_project(tmp_path)
+    public = FakeDns(NsAnswer(problem="public DNS has no NS records for it"))
+    assert up_prod(project, public).code == ExitCode.DELEGATION_PENDING
+    public.answer = PARKED
+    assert up_prod(project, public).code == ExitCode.DELEGATION_PENDING
+    # The registrar now names the zone's servers (any order, case, trailing dot).
+    public.answer = NsAnswer(tuple(f"{name.upper()}." for name in reversed(ZONE_NS)))
+    done = up_prod(project, public)
+    assert done.code == ExitCode.OK, done.err.getvalue()
+    assert fake.updates() == [delegation.zone_targets("prod"), []]  # then the full update
+    assert public.asked == [OWN_DOMAIN] * 3
+    assert done.stdout[0] == f"delegation: {OWN_DOMAIN} is delegated to the stack's hosted zone"
+    assert done.stdout[-2:] == ["up prod: update 1", "next: python deploy.py verify --stack prod"]
+    assert len(fake.state("prod")) == len(zone_program()["program"])
+
+
+def test_skip_delegation_check_runs_the_full_update_at_once(
+    fake: FakePulumi, tmp_path: Path
+) -> None:
+    fake.configure(stacks=[], **zone_program())
+    run = up_prod(_prod_project(tmp_path), no_dns, "--skip-delegation-check")
+    assert run.code == ExitCode.OK, run.err.getvalue()
+    assert fake.updates() == [[]]
+
+
+@pytest.mark.parametrize(
+    "dns",
+    [
+        {"create_zone": False, "zone_id": "Z0123456789ABCDEFGHIJ"},  # found by id
+        {"create_zone": False},  # found by name
+    ],
+)
+def test_a_zone_the_stack_does_not_create_skips_the_delegation_step(
+    fake: FakePulumi, tmp_path: Path, dns: dict[str, Any]
+) -> None:
+    fake.configure(stacks=[], **zone_program())
+    run = up_prod(_prod_project(tmp_path, **dns))  # no_dns: any lookup fails the test
+    assert run.code == ExitCode.OK, run.err.getvalue()
+    assert fake.updates() == [[]]
+
+
+def test_a_targeted_update_without_name_servers_is_a_failure(
+    fake: FakePulumi, tmp_path: Path
+) -> None:
+    scenario = zone_program()
+    scenario["resource_outputs"] = {}
+    fake.configure(stacks=[], **scenario)
+    run = up_prod(_prod_project(tmp_path))
+    assert run.code == ExitCode.FAILED
+    assert run.error == (
+        "error: the targeted update of stack prod left no dns.name_servers output; "
+        "check the zone with `deploy.py outputs --stack prod`"
+    )
+
+
+def test_a_failed_targeted_update_is_one_error_line(fake: FakePulumi, tmp_path: Path) -> None:
+    fake.configure(stacks=[], fail="engine", **zone_program())
+    run = up_prod(_prod_project(tmp_path))
+    assert run.code == ExitCode.FAILED
+    assert run.error.startswith("error: pulumi failed on stack prod: creating EC2 VPC")
+    assert fake.updates() == [delegation.zone_targets("prod")]

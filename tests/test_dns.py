@@ -14,7 +14,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 from components.certificate import _first_option
 from components.failover import Endpoint, Failover, FailoverArgs
 from tap.global_provider import GLOBAL_REGION
-from tap.offline import PROVIDER_TYPE, PlanResult, Recorded, run_program
+from tap.offline import PROVIDER_TYPE, PlanResult, Recorded, physical_id, run_program
 from tests.conftest import planned, stack_config
 
 ZONE = "aws:route53/zone:Zone"
@@ -26,7 +26,7 @@ CERT = "aws:acm/certificate:Certificate"
 VALIDATION = "aws:acm/certificateValidation:CertificateValidation"
 LISTENER = "aws:lb/listener:Listener"
 ZONE_ID = "Z0123456789ABCDEFGHIJ"
-CREATE = {"domain": "example.com", "create_zone": True}
+CREATE = {"domain": "tap-offline-plan.net", "create_zone": True}
 EDGE_ON = {"cloudfront_enabled": True, "waf_enabled": True, "log_retention_days": 30}
 THREE_REGIONS = [
     {"name": "us-east-1", "cidr": "10.10.0.0/16"},
@@ -69,14 +69,14 @@ def dev_three_regions() -> PlanResult:
 
 
 def dev_zone_by_id() -> PlanResult:
-    """dev with an existing zone by id and no CloudFront: app.example.com itself fails over."""
-    return run("dev", dns={"domain": "example.com", "zone_id": ZONE_ID})
+    """dev with an existing zone by id and no CloudFront: the app name itself fails over."""
+    return run("dev", dns={"domain": "tap-offline-plan.net", "zone_id": ZONE_ID})
 
 
 def dev_zone_by_name() -> PlanResult:
     """dev with the public zone found by name, us-west-2 primary, faster health checks."""
     dns = {
-        "domain": "Example.COM.",
+        "domain": "Tap-Offline-Plan.NET.",
         "health_check": {"failure_threshold": 5, "request_interval": 10},
     }
     return run("dev", dns=dns, primary_region="us-west-2")
@@ -134,8 +134,8 @@ def dns_plan(request: pytest.FixtureRequest) -> PlanResult:
 
 def test_plans_with_a_domain_have_no_warnings(dns_plan: PlanResult) -> None:
     assert dns_plan.warnings == []
-    assert dns_plan.outputs["dns"]["url"] == "https://app.example.com"
-    assert dns_plan.outputs["dns"]["app_fqdn"] == "app.example.com"
+    assert dns_plan.outputs["dns"]["url"] == "https://app.tap-offline-plan.net"
+    assert dns_plan.outputs["dns"]["app_fqdn"] == "app.tap-offline-plan.net"
 
 
 # --- zone ------------------------------------------------------------------------------------
@@ -146,7 +146,7 @@ def test_created_zone_is_public_and_exports_name_servers(stack: str, force_destr
     plan = planned("prod") if stack == "prod" else dev_three_regions()
     assert GET_ZONE not in {token for token, _ in plan.invokes}
     (zone,) = plan.of_type(ZONE)
-    assert zone.inputs["name"] == "example.com" and zone.region == "us-east-1"
+    assert zone.inputs["name"] == "tap-offline-plan.net" and zone.region == "us-east-1"
     assert "vpcs" not in zone.inputs  # a VPC association would make it private
     assert zone.inputs["forceDestroy"] is force_destroy
     assert zone.inputs["tags"] == {"Name": f"{stack}-zone"}
@@ -172,7 +172,9 @@ def test_existing_zone_by_name_is_looked_up_not_created() -> None:
     assert [i for i in plan.invokes if i[0] == GET_ZONE] == [(GET_ZONE, "us-east-1")]
     out = plan.outputs["dns"]
     assert out["name_servers"] is None
-    assert out["app_fqdn"] == "app.example.com"  # the domain is normalised before the lookup
+    assert (
+        out["app_fqdn"] == "app.tap-offline-plan.net"
+    )  # the domain is normalised before the lookup
     assert out["zone_id"] and out["zone_id"] != ZONE_ID
     assert {r.inputs["zoneId"] for r in records(plan)} == {out["zone_id"]}
 
@@ -185,7 +187,7 @@ def test_existing_zone_by_name_is_looked_up_not_created() -> None:
 )
 def test_one_certificate_per_region_for_the_failover_name(cloudfront: bool) -> None:
     plan = planned("prod") if cloudfront else dev_zone_by_id()
-    alb_name = "origin.app.example.com" if cloudfront else "app.example.com"
+    alb_name = "origin.app.tap-offline-plan.net" if cloudfront else "app.tap-offline-plan.net"
     regional = [c for c in plan.of_type(CERT) if not c.name.startswith("edge")]
     assert sorted(str(c.region) for c in regional) == ["us-east-1", "us-west-2"]
     for cert in regional:
@@ -198,28 +200,52 @@ def test_one_certificate_per_region_for_the_failover_name(cloudfront: bool) -> N
 
 
 @pytest.mark.parametrize("plan_of", [lambda: planned("prod"), dev_in_europe], ids=["prod", "eu"])
-def test_each_certificate_is_validated_through_its_own_record(plan_of: Any) -> None:
+def test_each_validation_record_has_exactly_one_owner(plan_of: Any) -> None:
     plan: PlanResult = plan_of()
     by_urn = plan.by_urn()
     certificates = plan.of_type(CERT)
     assert len(certificates) == 3  # two regional ALB ones, one for CloudFront
+    owners: dict[str, Recorded] = {}
+    for record in records(plan):
+        # Route53's key of a record set: name, type and (for routing policies) set identifier.
+        key = (
+            record.inputs["zoneId"],
+            record.inputs["name"].rstrip("."),
+            record.inputs["type"],
+            record.inputs.get("setIdentifier"),
+        )
+        assert str(key) not in owners, f"{record.name} and {owners[str(key)].name} own {key}"
+        owners[str(key)] = record
+        # A single owner overwrites nothing and keeps nothing behind on destroy.
+        assert not record.inputs.get("allowOverwrite"), record.name
+    primary = plan.outputs["deployment_summary"]["primary_region"]
     for cert in certificates:
-        (record,) = [r for r in records(plan) if cert.urn in r.depends_on]
-        assert record.region == cert.region  # through the certificate's own provider
-        assert record.inputs["zoneId"] == plan.outputs["dns"]["zone_id"]
-        assert record.inputs["type"] == "CNAME" and record.inputs["ttl"] == 60
-        assert record.inputs["allowOverwrite"] is True
         domain = cert.inputs["domainName"]
-        assert record.inputs["name"].startswith("_")
-        assert record.inputs["name"].endswith(f".{domain}.")
-        (value,) = record.inputs["records"]
-        assert value.endswith(".acm-validations.aws.")
         (validation,) = [v for v in plan.of_type(VALIDATION) if cert.urn in v.depends_on]
         assert validation.region == cert.region
-        assert validation.inputs["certificateArn"].endswith(f"certificate/{cert.name}")
-        assert validation.inputs["validationRecordFqdns"] == [record.inputs["name"].rstrip(".")]
-        assert record.urn in validation.depends_on
+        (fqdn,) = validation.inputs["validationRecordFqdns"]
+        (record,) = [r for r in records(plan) if r.inputs["name"].rstrip(".") == fqdn]
+        assert record.inputs["zoneId"] == plan.outputs["dns"]["zone_id"]
+        assert record.inputs["type"] == "CNAME" and record.inputs["ttl"] == 60
+        assert fqdn.startswith("_") and fqdn.endswith(f".{domain}")
+        (value,) = record.inputs["records"]
+        assert value.endswith(".acm-validations.aws.")
         assert by_urn[record.parent_urn].type == "tap:certificate:Certificate"
+        owner = by_urn[record.parent_urn]
+        if "edge" in cert.name:
+            assert owner.name == "edge-certificate"
+        else:
+            # The regional certificates share one CNAME: the primary region's writes it.
+            assert owner.name == f"{primary}-certificate"
+            assert record.region == primary
+        if cert.parent_urn == record.parent_urn:
+            assert record.urn in validation.depends_on
+
+
+def test_nothing_in_the_zone_outlives_a_destroy(dns_plan: PlanResult) -> None:
+    """HostedZoneNotEmpty: a destroy can delete a created zone only once every record the
+    stack wrote is gone, so no record (or anything else) is retained on delete."""
+    assert [r.name for r in dns_plan.resources if r.custom and r.retain_on_delete] == []
 
 
 def test_listeners_wait_for_validation(prod_plan: PlanResult) -> None:
@@ -243,9 +269,9 @@ def test_a_missing_validation_option_leaves_the_record_unset_instead_of_crashing
     assert _first_option([], "resource_record_type") is None
 
     class Option:
-        resource_record_name = "_abc.app.example.com."
+        resource_record_name = "_abc.app.tap-offline-plan.net."
 
-    assert _first_option([Option()], "resource_record_name") == "_abc.app.example.com."
+    assert _first_option([Option()], "resource_record_name") == "_abc.app.tap-offline-plan.net."
 
 
 # --- health checks and alarms ----------------------------------------------------------------
@@ -264,7 +290,8 @@ def test_a_health_check_per_region_against_its_alb(prod_plan: PlanResult) -> Non
         assert inputs["tags"] == {"Name": f"prod-health-{region}"}
         assert check.region == "us-east-1"
     assert prod_plan.outputs["dns"]["health_check_ids"] == {
-        region: f"failover-health-{region}-id" for region in checks
+        region: physical_id("aws:route53/healthCheck:HealthCheck", f"failover-health-{region}")
+        for region in checks
     }
 
 
@@ -280,11 +307,13 @@ def test_health_check_settings_come_from_config() -> None:
 @pytest.mark.parametrize(
     "plan_of", [lambda: planned("prod"), dev_three_regions], ids=["prod", "dev-three-regions"]
 )
-def test_an_alarm_per_health_check_to_the_us_east_1_alert_topic(plan_of: Any) -> None:
+def test_an_alarm_per_health_check_to_the_global_alert_topic(plan_of: Any) -> None:
     plan: PlanResult = plan_of()
     ids = plan.outputs["dns"]["health_check_ids"]
-    topic = plan.outputs["regions"]["us-east-1"]["alert_topic_arn"]
+    topic = global_topic_arn(plan)
     assert topic.startswith("arn:aws:sns:us-east-1:")
+    regional = {out["alert_topic_arn"] for out in plan.outputs["regions"].values()}
+    assert topic not in regional
     alarms = health_alarms(plan)
     assert sorted(a.inputs["dimensions"]["HealthCheckId"] for a in alarms) == sorted(ids.values())
     for alarm in alarms:
@@ -310,22 +339,22 @@ def test_two_regions_fail_over_primary_to_secondary(prod_plan: PlanResult) -> No
     assert sorted(pair) == ["PRIMARY", "SECONDARY"]
     for role, region in (("PRIMARY", "us-east-1"), ("SECONDARY", "us-west-2")):
         record = pair[role]
-        assert record["name"] == "origin.app.example.com" and record["type"] == "A"
+        assert record["name"] == "origin.app.tap-offline-plan.net" and record["type"] == "A"
         assert record["zoneId"] == zone_id
         assert record["setIdentifier"] == role.lower()
         assert record["aliases"] == [alb_alias(prod_plan, region)]
         assert record["healthCheckId"] == ids[region]
         assert "records" not in record and "ttl" not in record
     assert not [r for r in records(prod_plan) if "latencyRoutingPolicies" in r.inputs]
-    assert prod_plan.outputs["dns"]["failover_fqdn"] == "origin.app.example.com"
+    assert prod_plan.outputs["dns"]["failover_fqdn"] == "origin.app.tap-offline-plan.net"
 
 
 def test_without_cloudfront_the_app_name_itself_fails_over() -> None:
     plan = dev_zone_by_id()
-    assert {r["name"] for r in failover_records(plan).values()} == {"app.example.com"}
+    assert {r["name"] for r in failover_records(plan).values()} == {"app.tap-offline-plan.net"}
     out = plan.outputs["dns"]
-    assert out["failover_fqdn"] == out["app_fqdn"] == "app.example.com"
-    assert out["url"] == "https://app.example.com"
+    assert out["failover_fqdn"] == out["app_fqdn"] == "app.tap-offline-plan.net"
+    assert out["url"] == "https://app.tap-offline-plan.net"
     assert "edge" not in plan.outputs
 
 
@@ -349,13 +378,13 @@ def test_three_regions_secondary_is_a_latency_set() -> None:
     # SECONDARY is healthy while any member of the latency set is: no health check of its own.
     assert pair["SECONDARY"]["aliases"] == [
         {
-            "name": "secondary.origin.app.example.com",
+            "name": "secondary.origin.app.tap-offline-plan.net",
             "zoneId": zone_id,
             "evaluateTargetHealth": True,
         }
     ]
     assert "healthCheckId" not in pair["SECONDARY"]
-    latency = records(plan, "secondary.origin.app.example.com")
+    latency = records(plan, "secondary.origin.app.tap-offline-plan.net")
     assert sorted(r.inputs["setIdentifier"] for r in latency) == ["eu-west-1", "us-west-2"]
     for record in latency:
         region = record.inputs["setIdentifier"]
@@ -385,7 +414,7 @@ def test_failover_args_are_checked() -> None:
         fields: dict[str, Any] = {
             "environment": "dev",
             "zone_id": ZONE_ID,
-            "record_fqdn": "app.example.com",
+            "record_fqdn": "app.tap-offline-plan.net",
             "primary_region": "us-east-1",
             "endpoints": both,
         }
@@ -404,34 +433,30 @@ def test_failover_args_are_checked() -> None:
 # --- where the global pieces live ------------------------------------------------------------
 
 
-def test_us_east_1_among_the_regions_needs_no_extra_provider(prod_plan: PlanResult) -> None:
-    found = providers(prod_plan)
-    assert sorted(found) == ["aws-us-east-1", "aws-us-west-2"]
-    east = found["aws-us-east-1"]
-    for type_ in (
-        ZONE,
-        HEALTH,
-        "aws:cloudfront/distribution:Distribution",
-        "aws:wafv2/webAcl:WebAcl",
-        "aws:cloudwatch/logDeliverySource:LogDeliverySource",
-    ):
-        assert {r.provider_urn for r in prod_plan.of_type(type_)} == {east.urn}, type_
-    assert {a.provider_urn for a in health_alarms(prod_plan)} == {east.urn}
-    # The region's own key and topic serve the health-check alarms: no global ones.
-    assert not [r for r in prod_plan.resources if r.name.startswith("global-")]
-
-
-def test_a_stack_without_us_east_1_gets_one_extra_provider_and_a_global_topic() -> None:
-    plan = dev_in_europe()
-    found = providers(plan)
-    assert sorted(found) == ["aws-eu-central-1", "aws-eu-west-1", "aws-global-us-east-1"]
-    assert [p.name for p in found.values() if p.inputs["region"] == GLOBAL_REGION] == [
-        "aws-global-us-east-1"
+def global_topic_arn(plan: PlanResult) -> str:
+    """The ARN of the global-alerts topic, as the mock harness computes it."""
+    (topic,) = [
+        t
+        for t in plan.of_type("aws:sns/topic:Topic")
+        if (outer := plan.component_of(t)) is not None and outer.name == "global-alerts"
     ]
-    extra = found["aws-global-us-east-1"]
+    return f"arn:aws:sns:{GLOBAL_REGION}:123456789012:{topic.inputs['name']}"
+
+
+@pytest.mark.parametrize("plan_of", [lambda: planned("prod"), dev_in_europe], ids=["prod", "eu"])
+def test_global_pieces_have_their_own_provider_key_and_topic(plan_of: Any) -> None:
+    """Whether us-east-1 is a stack region (prod) or not (eu): the same `aws-global` provider,
+    with a key and alert topic of its own for the health-check alarms, which may only notify
+    a topic of their region."""
+    plan: PlanResult = plan_of()
+    found = providers(plan)
+    assert [p.name for p in found.values() if p.name.startswith("aws-global")] == ["aws-global"]
+    glob = found["aws-global"]
+    assert glob.inputs["region"] == GLOBAL_REGION
+    regional = [p for name, p in found.items() if name != "aws-global"]
     # Its default tags are the stack's, like every regional provider's.
-    assert extra.inputs["defaultTags"] == found["aws-eu-west-1"].inputs["defaultTags"]
-    on_extra = {r.type for r in plan.resources if r.provider_urn == extra.urn}
+    assert {p.inputs["defaultTags"] for p in regional} == {glob.inputs["defaultTags"]}
+    on_global = {r.type for r in plan.resources if r.provider_urn == glob.urn}
     assert {
         ZONE,
         HEALTH,
@@ -441,36 +466,25 @@ def test_a_stack_without_us_east_1_gets_one_extra_provider_and_a_global_topic() 
         "aws:cloudwatch/logDeliverySource:LogDeliverySource",
         "aws:kms/key:Key",
         "aws:sns/topic:Topic",
-    } <= on_extra
+    } <= on_global
     # The ALB certificates stay in their own regions.
-    regional = {r.region for r in plan.of_type(CERT) if not r.name.startswith("edge")}
-    assert regional == {"eu-west-1", "eu-central-1"}
-
-    # A key and alert topic of their own in us-east-1 for the health-check alarms, which may
-    # only notify a topic of their region.
+    certificate_regions = {r.region for r in plan.of_type(CERT) if not r.name.startswith("edge")}
+    assert certificate_regions == set(plan.outputs["deployment_summary"]["regions"])
     plan.one("tap:keys:RegionKey", "global-key")
     plan.one("tap:alerts:AlertTopic", "global-alerts")
-    (topic,) = [
-        t
-        for t in plan.of_type("aws:sns/topic:Topic")
-        if (outer := plan.component_of(t)) is not None and outer.name == "global-alerts"
-    ]
     (key,) = [
         k
         for k in plan.of_type("aws:kms/key:Key")
         if (outer := plan.component_of(k)) is not None and outer.name == "global-key"
     ]
-    assert topic.region == key.region == GLOBAL_REGION
-    assert topic.inputs["kmsMasterKeyId"].startswith(f"arn:aws:kms:{GLOBAL_REGION}:")
+    assert key.region == GLOBAL_REGION and key.provider_urn == glob.urn
+    topic = global_topic_arn(plan)
     regional_topics = {out["alert_topic_arn"] for out in plan.outputs["regions"].values()}
     alarms = health_alarms(plan)
     assert len(alarms) == 2
     for alarm in alarms:
-        (action,) = alarm.inputs["alarmActions"]
-        assert action.startswith(f"arn:aws:sns:{GLOBAL_REGION}:")
-        assert action.endswith(f":{topic.inputs['name']}")
-        assert action not in regional_topics
-        assert alarm.inputs["okActions"] == [action]
+        assert alarm.inputs["alarmActions"] == [topic] == alarm.inputs["okActions"]
+        assert topic not in regional_topics
 
 
 # --- no domain -------------------------------------------------------------------------------

@@ -5,13 +5,18 @@ behind WAF when enabled."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
+import pulumi
+import pulumi_aws as aws
 import pytest
 
-from components.edge import log_delivery_statements
+from components.edge import Edge, EdgeArgs, log_delivery_statements
+from components.origin_secret import ORIGIN_SECRET_HEADER
 from tap.offline import MOCK_ACCOUNT_ID, PlanResult, Recorded
 from tests.conftest import planned
+from tests.test_compute import build_offline, sent_as_secret
 from tests.test_dns import CREATE, dev_three_regions, dev_zone_by_id, run
 
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
@@ -56,6 +61,11 @@ def in_edge(plan: PlanResult, type_: str) -> list[Recorded]:
     ]
 
 
+def app_fqdn(plan: PlanResult) -> str:
+    """The name users use, as the plan exports it (the domain depends on the stack's config)."""
+    return str(plan.outputs["dns"]["app_fqdn"])
+
+
 def distribution(plan: PlanResult) -> dict[str, Any]:
     return only(plan, DISTRIBUTION).inputs
 
@@ -65,7 +75,7 @@ def test_viewers_get_https_only_with_tls_1_2(edge_plan: PlanResult) -> None:
     cdn = distribution(edge_plan)
     assert cdn["enabled"] is True and cdn["isIpv6Enabled"] is True
     assert cdn["httpVersion"] == "http2and3"
-    assert cdn["aliases"] == ["app.example.com"]
+    assert cdn["aliases"] == [app_fqdn(edge_plan)]
     assert cdn["defaultCacheBehavior"]["viewerProtocolPolicy"] == "redirect-to-https"
     assert not cdn.get("orderedCacheBehaviors")
     viewer = cdn["viewerCertificate"]
@@ -82,7 +92,7 @@ def test_viewer_certificate_is_the_validated_us_east_1_one_for_the_app_name(
         "aws:acm/certificateValidation:CertificateValidation", "edge-certificate-validation"
     )
     assert certificate.region == "us-east-1"
-    assert certificate.inputs["domainName"] == "app.example.com"
+    assert certificate.inputs["domainName"] == app_fqdn(edge_plan)
     cdn = only(edge_plan, DISTRIBUTION)
     assert (
         cdn.inputs["viewerCertificate"]["acmCertificateArn"]
@@ -93,7 +103,7 @@ def test_viewer_certificate_is_the_validated_us_east_1_one_for_the_app_name(
 
 def test_origin_is_the_failover_name_over_https_only(edge_plan: PlanResult) -> None:
     (origin,) = distribution(edge_plan)["origins"]
-    assert origin["domainName"] == "origin.app.example.com"
+    assert origin["domainName"] == f"origin.{app_fqdn(edge_plan)}"
     custom = origin["customOriginConfig"]
     assert custom["originProtocolPolicy"] == "https-only"
     assert custom["originSslProtocols"] == ["TLSv1.2"]
@@ -142,7 +152,7 @@ def test_every_edge_resource_is_in_us_east_1(edge_plan: PlanResult) -> None:
 
 def test_app_name_aliases_to_the_distribution(edge_plan: PlanResult) -> None:
     dns, edge = edge_plan.outputs["dns"], edge_plan.outputs["edge"]
-    aliases = [r for r in edge_plan.of_type(RECORD) if r.inputs["name"] == "app.example.com"]
+    aliases = [r for r in edge_plan.of_type(RECORD) if r.inputs["name"] == app_fqdn(edge_plan)]
     assert sorted(r.inputs["type"] for r in aliases) == ["A", "AAAA"]
     for record in aliases:
         assert record.region == "us-east-1"
@@ -156,8 +166,10 @@ def test_app_name_aliases_to_the_distribution(edge_plan: PlanResult) -> None:
         ]
         assert "failoverRoutingPolicies" not in record.inputs
     assert edge["domain_name"].endswith(".cloudfront.net")
-    assert dns["url"] == "https://app.example.com"
-    assert edge["distribution_id"] == f"{only(edge_plan, DISTRIBUTION).name}-id"
+    assert dns["url"] == f"https://{app_fqdn(edge_plan)}"
+    distribution_id = edge_plan.id_of(only(edge_plan, DISTRIBUTION))
+    assert edge["distribution_id"] == distribution_id
+    assert re.fullmatch(r"E[0-9A-Z]{13}", distribution_id)
 
 
 def test_log_bucket_has_the_secure_bucket_protections(edge_plan: PlanResult) -> None:
@@ -277,4 +289,60 @@ def test_no_edge_unless_enabled() -> None:
     assert not [r for r in plan.of_type(BUCKET) if "edge" in r.name]
     assert not [r for r in plan.of_type(RECORD) if r.inputs["type"] == "AAAA"]
     names = {r.inputs["domainName"] for r in plan.of_type("aws:acm/certificate:Certificate")}
-    assert names == {"app.example.com"}  # the regional ALB certificates only
+    assert names == {app_fqdn(plan)}  # the regional ALB certificates only
+
+
+def test_edge_alone_sends_the_origin_secret_after_the_alb_rules_accept_it() -> None:
+    """Built with its Args alone: CloudFront adds the secret header to every origin request,
+    as a secret input, and the distribution waits for the listener rules it is given."""
+
+    def build(provider: aws.Provider) -> dict[str, Any]:
+        in_global = pulumi.ResourceOptions(provider=provider)
+        rule = aws.lb.ListenerRule(
+            "unit-edge-origin-rule",
+            listener_arn="arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/x/1/2",
+            actions=[
+                aws.lb.ListenerRuleActionArgs(
+                    type="fixed-response",
+                    fixed_response=aws.lb.ListenerRuleActionFixedResponseArgs(
+                        content_type="text/plain", status_code="200"
+                    ),
+                )
+            ],
+            conditions=[
+                aws.lb.ListenerRuleConditionArgs(
+                    path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=["/"])
+                )
+            ],
+            opts=in_global,
+        )
+        edge = Edge(
+            "unit-edge",
+            EdgeArgs(
+                environment="unit",
+                app_fqdn="app.unit.example",
+                origin_fqdn="origin.app.unit.example",
+                zone_id="Z0123456789ABCDEFGHIJ",
+                certificate_arn="arn:aws:acm:us-east-1:123456789012:certificate/unit",
+                account_id=MOCK_ACCOUNT_ID,
+                origin_secret="s3cr3t-value",
+                origin_rules=[rule],
+            ),
+            opts=in_global,
+        )
+        return {"domain": edge.domain_name}
+
+    built = build_offline(build)
+    (cdn,) = built.named(DISTRIBUTION)
+    (origin,) = cdn.inputs["origins"]
+    assert origin["customHeaders"] == [{"name": ORIGIN_SECRET_HEADER, "value": "s3cr3t-value"}]
+    assert sent_as_secret(built, cdn.name, ".origins[0].customHeaders[0].value")
+    (rule,) = built.named("aws:lb/listenerRule:ListenerRule")
+    assert rule.urn in cdn.depends_on
+
+
+def test_edge_sends_the_current_origin_secret(edge_plan: PlanResult) -> None:
+    (origin,) = distribution(edge_plan)["origins"]
+    (header,) = origin["customHeaders"]
+    assert header["name"] == ORIGIN_SECRET_HEADER and len(header["value"]) == 64
+    assert header["value"] not in json.dumps(edge_plan.outputs)

@@ -12,7 +12,7 @@ import pulumi
 import pytest
 
 from tap import plan, rules
-from tap.offline import PROVIDER_TYPE, PlanResult
+from tap.offline import PlanResult
 from tests.conftest import STACKS, planned
 
 
@@ -45,7 +45,7 @@ def test_json_output_for_ci(monkeypatch: pytest.MonkeyPatch) -> None:
     assert code == plan.EXIT_OK
     document = json.loads(out)
     assert set(document) >= {"stack", "resources", "outputs", "violations", "cost", "warnings"}
-    aws_resources = [r for r in result.resources if r.custom and r.type != PROVIDER_TYPE]
+    aws_resources = [r for r in result.resources if r.custom and r.type.startswith("aws:")]
     assert len(document["resources"]) == len(aws_resources)
     assert document["outputs"]["deployment_summary"]["environment"] == "staging"
     assert document["mandatory_violations"] == 0

@@ -92,10 +92,15 @@ def build_world(
     regions[PRIMARY].update(primary_db)
     if replica_deleted:
         regions[SECONDARY].update(
-            _db_outputs({"DBInstanceIdentifier": f"{environment}-db-{SECONDARY}"}, True)
+            _db_outputs({"DBInstanceIdentifier": f"{environment}-db-{SECONDARY}"}, True),
+            db_secret_arn=build_secret(
+                clients, SECONDARY, environment, regions[SECONDARY]["kms_key_arn"]
+            ),
         )
     else:
-        regions[SECONDARY].update(build_replica(clients, primary_db))
+        regions[SECONDARY].update(
+            build_replica(clients, primary_db, regions[SECONDARY], environment)
+        )
     outputs = {
         "deployment_summary": {
             "environment": environment,
@@ -149,7 +154,9 @@ def build_region(clients: ClientFactory, region: str, environment: str) -> dict[
         "public_subnet_ids": tiers["public"],
         "private_subnet_ids": tiers["private"],
         "database_subnet_ids": tiers["database"],
-        "kms_key_arn": f"arn:aws:kms:{region}:123456789012:key/placeholder",
+        "kms_key_arn": clients("kms", region).create_key(Description=f"{name} region key")[
+            "KeyMetadata"
+        ]["Arn"],
         "alb_arn": alb["LoadBalancerArn"],
         "alb_dns_name": alb["DNSName"],
         "alb_zone_id": alb["CanonicalHostedZoneId"],
@@ -181,14 +188,28 @@ def build_primary_db(
         StorageEncrypted=True,
         MultiAZ=environment == "prod",
         DBSubnetGroupName=identifier,
+        EnableIAMDatabaseAuthentication=True,
     )["DBInstance"]
     return {
         **_db_outputs(db, is_replica=False),
-        "db_secret_arn": f"arn:aws:secretsmanager:{PRIMARY}:123456789012:secret:{identifier}",
+        "db_secret_arn": build_secret(clients, PRIMARY, environment, region_out["kms_key_arn"]),
     }
 
 
-def build_replica(clients: ClientFactory, primary: dict[str, Any]) -> dict[str, Any]:
+def build_secret(clients: ClientFactory, region: str, environment: str, key_arn: str) -> str:
+    """The region's own master secret, as the Database component creates it."""
+    return str(
+        clients("secretsmanager", region).create_secret(
+            Name=f"tap/{environment}/{region}/database/master-0a1b2c3d",
+            KmsKeyId=key_arn,
+            SecretString=json.dumps({"username": "tap_admin", "password": "not-a-real-one-1"}),
+        )["ARN"]
+    )
+
+
+def build_replica(
+    clients: ClientFactory, primary: dict[str, Any], region_out: dict[str, Any], environment: str
+) -> dict[str, Any]:
     rds = clients("rds", SECONDARY)
     identifier = primary["db_identifier"].replace(PRIMARY, SECONDARY)
     # No DBSubnetGroupName: moto looks a cross-region replica's subnet group up in the source
@@ -199,8 +220,12 @@ def build_replica(clients: ClientFactory, primary: dict[str, Any]) -> dict[str, 
         SourceDBInstanceIdentifier=source_arn,
         DBInstanceClass="db.t4g.medium",
         KmsKeyId=f"arn:aws:kms:{SECONDARY}:123456789012:alias/aws/rds",
+        EnableIAMDatabaseAuthentication=True,
     )["DBInstance"]
-    return _db_outputs(replica, is_replica=True)
+    return {
+        **_db_outputs(replica, is_replica=True),
+        "db_secret_arn": build_secret(clients, SECONDARY, environment, region_out["kms_key_arn"]),
+    }
 
 
 def _db_outputs(db: dict[str, Any], is_replica: bool) -> dict[str, Any]:
@@ -364,9 +389,10 @@ def _missing_az(world: World) -> None:
     world.region(PRIMARY)["public_subnet_ids"].pop()
 
 
-def _standalone_db(rds: Any, identifier: str, encrypted: bool) -> None:
+def _standalone_db(rds: Any, identifier: str, encrypted: bool, iam_auth: bool = True) -> None:
     """A Multi-AZ PostgreSQL instance that is nobody's replica."""
     rds.create_db_instance(
+        EnableIAMDatabaseAuthentication=iam_auth,
         DBInstanceIdentifier=identifier,
         DBInstanceClass="db.t4g.micro",
         Engine="postgres",
@@ -383,13 +409,48 @@ def _unencrypted_primary(world: World) -> None:
     world.region(PRIMARY)["db_identifier"] = "prod-db-plain"
 
 
+def _promoted_without_iam_auth(world: World) -> None:
+    _standalone_db(world.clients("rds", SECONDARY), "prod-db-noiam", encrypted=True, iam_auth=False)
+    world.region(SECONDARY).update(db_identifier="prod-db-noiam", db_is_replica=False)
+
+
+def _secret_of_the_primary_region(world: World) -> None:
+    world.region(SECONDARY)["db_secret_arn"] = world.region(PRIMARY)["db_secret_arn"]
+
+
+def _secret_under_another_key(world: World) -> None:
+    other = world.clients("kms", SECONDARY).create_key()["KeyMetadata"]["Arn"]
+    world.region(SECONDARY)["db_secret_arn"] = world.clients(
+        "secretsmanager", SECONDARY
+    ).create_secret(
+        Name="tap/prod/us-west-2/database/master-other", KmsKeyId=other, SecretString="{}"
+    )["ARN"]
+
+
+def _secret_deleted(world: World) -> None:
+    world.clients("secretsmanager", SECONDARY).delete_secret(
+        SecretId=world.region(SECONDARY)["db_secret_arn"], RecoveryWindowInDays=7
+    )
+
+
 @pytest.mark.parametrize(
     ("breakage", "failing", "detail"),
     [
         (_vpc_cidr_differs, (PRIMARY, "vpc"), "outputs say 10.99.0.0/16"),
         (_subnet_of_another_vpc, (SECONDARY, "subnets"), "is in vpc-"),
         (_missing_az, (PRIMARY, "subnets"), "1 public subnets for 2 AZs"),
-        (_unencrypted_primary, (PRIMARY, "database"), "not encrypted"),
+        (_promoted_without_iam_auth, (SECONDARY, "database"), "IAM database authentication off"),
+        (
+            _secret_of_the_primary_region,
+            (SECONDARY, "database secret"),
+            "secret of region us-east-1, not us-west-2",
+        ),
+        (
+            _secret_under_another_key,
+            (SECONDARY, "database secret"),
+            "encrypted with arn:aws:kms:us-west-2:",
+        ),
+        (_secret_deleted, (SECONDARY, "database secret"), "scheduled for deletion"),
         (_stop_trail, ("global", "cloudtrail logging"), "prod-trail NOT logging"),
         (_mark_instance_unhealthy, (SECONDARY, "auto scaling group"), "1/2 in service"),
         (_deregister_targets, (PRIMARY, "healthy targets"), "0/0 healthy"),
@@ -410,6 +471,32 @@ def test_each_breakage_fails_exactly_its_check(
     checks = verify(world.outputs, moto_clients)
     assert failed(checks) == [failing]
     assert detail in by_key(checks)[failing].detail
+
+
+def test_a_replica_of_another_source_fails_the_replica_check(moto_clients: ClientFactory) -> None:
+    """The outputs name another primary (here an unencrypted one): both checks fail."""
+    world = build_world(moto_clients)
+    _unencrypted_primary(world)
+    checks = verify(world.outputs, moto_clients)
+    assert failed(checks) == [(PRIMARY, "database"), (SECONDARY, "read replica")]
+    assert "not encrypted" in by_key(checks)[(PRIMARY, "database")].detail
+    assert by_key(checks)[(SECONDARY, "read replica")].detail == (
+        "replicates from arn:aws:rds:us-east-1:123456789012:db:prod-db-us-east-1, "
+        "not the primary prod-db-plain"
+    )
+
+
+def test_each_region_with_a_database_has_its_own_secret_and_iam_auth(
+    moto_clients: ClientFactory,
+) -> None:
+    world = build_world(moto_clients)
+    rows = by_key(verify(world.outputs, moto_clients))
+    for region in (PRIMARY, SECONDARY):
+        secret = rows[(region, "database secret")]
+        assert secret.passed, secret.detail
+        assert (
+            secret.detail == f"tap/prod/{region}/database/master-0a1b2c3d in {region}, region key"
+        )
 
 
 def test_a_missing_replica_fails_the_replica_check(moto_clients: ClientFactory) -> None:
@@ -571,7 +658,7 @@ def test_cli_reads_outputs_from_the_engine(
     code, lines, err = _cli(["verify", "--stack", "prod", "--backend", "s3://state"])
     assert (code, err) == (ExitCode.OK, "")
     assert fake.command("stack", "output", "--json", "--show-secrets")[-2:] == ["--stack", "prod"]
-    assert lines[-1] == "16 passed, 0 failed, 1 skipped"
+    assert lines[-1] == "18 passed, 0 failed, 1 skipped"
 
 
 @pytest.fixture
@@ -598,13 +685,13 @@ def test_end_to_end_through_a_real_http_endpoint(
     code, lines, err = _cli(argv)
     assert (code, err) == (ExitCode.OK, ""), "\n".join(lines)
     assert all(_row(lines, r, "healthy targets")[2] == "PASS" for r in (PRIMARY, SECONDARY))
-    assert lines[-1] == "16 passed, 0 failed, 1 skipped"
+    assert lines[-1] == "18 passed, 0 failed, 1 skipped"
 
     _stop_trail(world)
     code, lines, _ = _cli(argv)
     assert code == ExitCode.FAILED
     assert _row(lines, "global", "cloudtrail logging")[2:] == ["FAIL", "prod-trail NOT logging"]
-    assert lines[-1] == "15 passed, 1 failed, 1 skipped"
+    assert lines[-1] == "17 passed, 1 failed, 1 skipped"
 
 
 def _route53_stub(observations: list[dict]):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
@@ -22,7 +22,7 @@ import yaml
 from pulumi import automation as auto
 from pulumi.automation.errors import InvalidVersionError
 
-from tap.config import NAMESPACE
+from tap.config import NAMESPACE, ConfigError, StackConfig, parse_stack_config
 from tap.ops.bootstrap import DEFAULT_REGION, SECRETS_ALIAS, secrets_provider_url
 from tap.ops.errors import ExitCode, OpsError
 
@@ -118,10 +118,34 @@ def stack_environment(stack: str, work_dir: Path = REPO_ROOT) -> str:
     Only this key is read, not the whole config model: destroy does not run the program, so a
     stack whose config no longer validates must still be destroyable (and still guarded).
     """
+    return str(stack_file_config(stack, work_dir).get("environment") or stack)
+
+
+def stack_config(stack: str, work_dir: Path = REPO_ROOT) -> StackConfig:
+    """The stack's validated config, read from its stack file before the engine is started.
+
+    The program validates the same values again when it runs; checking them here first means
+    a bad value (or the placeholder domain) stops `preview` and `up` with the config's own
+    one line, before the CLI, the backend or AWS is touched.
+    """
+    try:
+        return parse_stack_config(stack_file_config(stack, work_dir), stack)
+    except ConfigError as exc:
+        raise OpsError(f"Pulumi.{stack}.yaml: {exc}", ExitCode.USAGE) from None
+
+
+def stack_file_config(stack: str, work_dir: Path = REPO_ROOT) -> dict[str, Any]:
+    """The `tap:` keys of `Pulumi.<stack>.yaml` in `work_dir`, without the namespace; empty
+    when the file does not exist yet (the engine would then run the program without them)."""
     path = work_dir / f"Pulumi.{stack}.yaml"
-    document = yaml.safe_load(path.read_text()) if path.is_file() else None
+    try:
+        document = yaml.safe_load(path.read_text()) if path.is_file() else None
+    except yaml.YAMLError as exc:
+        problem = _clip(" ".join(str(exc).split()))
+        raise OpsError(f"{path.name} is not valid YAML: {problem}", ExitCode.USAGE) from None
     config = (document or {}).get("config") or {}
-    return str(config.get(f"{NAMESPACE}:environment") or stack)
+    prefix = f"{NAMESPACE}:"
+    return {k.removeprefix(prefix): v for k, v in config.items() if k.startswith(prefix)}
 
 
 def pulumi_command() -> auto.PulumiCommand:
@@ -236,9 +260,21 @@ def preview(
     return counts
 
 
-def up(stack: auto.Stack, options: EngineOptions, out: LineSink, err: LineSink) -> dict[str, int]:
+def up(
+    stack: auto.Stack,
+    options: EngineOptions,
+    out: LineSink,
+    err: LineSink,
+    targets: Sequence[str] = (),
+) -> dict[str, int]:
+    """Run an update; with `targets`, only those URNs (`--target`, once per URN)."""
     with engine_errors(stack.name):
-        result = stack.up(on_output=out, on_error=err, policy_packs=options.policy_packs or None)
+        result = stack.up(
+            on_output=out,
+            on_error=err,
+            policy_packs=options.policy_packs or None,
+            target=list(targets) or None,
+        )
     return op_counts(result.summary.resource_changes)
 
 

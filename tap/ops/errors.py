@@ -23,6 +23,9 @@ class ExitCode(IntEnum):
     """`preview --expect-no-changes` found changes: the live stack differs from the program."""
     NO_CLI = 5
     """The Pulumi CLI is not installed (or too old) for the engine subcommands."""
+    DELEGATION_PENDING = 6
+    """`up` of a stack that creates its hosted zone: the zone exists but public DNS does not
+    delegate the domain to it yet. Set the printed name servers at the registrar, run again."""
 
 
 class OpsError(Exception):

@@ -73,9 +73,16 @@ def verify(outputs: Mapping[str, Any], clients: ClientFactory) -> list[Check]:
     primary = str(summary.get("primary_region", ""))
     is_prod = summary.get("environment") == "prod"
     checks: list[Check] = []
+    primary_db = _mapping(regions.get(primary)).get("db_identifier")
     for region in ordered_regions(summary, regions):
         checks += region_checks(
-            clients, region, _mapping(regions.get(region)), summary, region == primary, is_prod
+            clients,
+            region,
+            _mapping(regions.get(region)),
+            summary,
+            region == primary,
+            is_prod,
+            primary_db=(primary, str(primary_db)) if primary_db else None,
         )
     checks += dns_checks(clients, outputs.get("dns"), primary or GLOBAL)
     checks.append(trail_check(clients, outputs.get("audit"), primary))
@@ -98,7 +105,10 @@ def region_checks(
     summary: Mapping[str, Any],
     is_primary: bool,
     is_prod: bool,
+    primary_db: tuple[str, str] | None = None,
 ) -> list[Check]:
+    """`primary_db`: region and identifier of the stack's primary database, which a replica
+    must replicate from."""
     ec2, elbv2 = clients("ec2", region), clients("elbv2", region)
     asg, rds = clients("autoscaling", region), clients("rds", region)
     az_count = summary.get("az_count")
@@ -112,12 +122,21 @@ def region_checks(
     # The outputs say which database a region has: after a DR promotion the secondary's
     # database is a writable primary (db_is_replica false) and is checked as one.
     if out.get("db_identifier") and out.get("db_is_replica"):
-        checks.append(run_check(region, "read replica", lambda: check_replica(rds, out)))
+        checks.append(
+            run_check(region, "read replica", lambda: check_replica(rds, out, primary_db))
+        )
     elif is_primary or out.get("db_identifier"):
         checks.append(run_check(region, "database", lambda: check_primary_db(rds, out, is_prod)))
     else:
         checks.append(
             Check(region, "read replica", True, "DR replication off for this region", True)
+        )
+    if is_primary or out.get("db_identifier"):
+        # Every region with a database keeps its own copy of the master credential: the app of
+        # a region never depends on another region's secret, before or after a promotion.
+        secrets = clients("secretsmanager", region)
+        checks.append(
+            run_check(region, "database secret", lambda: check_db_secret(secrets, region, out))
         )
     return checks
 
@@ -219,13 +238,36 @@ def check_primary_db(rds: Any, out: Mapping[str, Any], is_prod: bool) -> tuple[b
     return _verdict(problems, f"{name} available, encrypted, {multi_az}")
 
 
-def check_replica(rds: Any, out: Mapping[str, Any]) -> tuple[bool, str]:
+def check_replica(
+    rds: Any, out: Mapping[str, Any], primary_db: tuple[str, str] | None = None
+) -> tuple[bool, str]:
+    """A read replica of the stack's primary (`primary_db`: its region and identifier)."""
     instance = _db_instance(rds, _need(out, "db_identifier"))
     problems = _db_problems(instance)
     source = instance.get("ReadReplicaSourceDBInstanceIdentifier")
     if not source:
         problems.append("not a read replica (no source instance)")
+    elif primary_db is not None and not _is_instance(str(source), *primary_db):
+        problems.append(f"replicates from {source}, not the primary {primary_db[1]}")
     return _verdict(problems, f"{instance['DBInstanceIdentifier']} replicating from {source}")
+
+
+def check_db_secret(secrets: Any, region: str, out: Mapping[str, Any]) -> tuple[bool, str]:
+    """The region's own master secret: in this region, under this region's key, not deleted.
+    Its value is not read: verify needs no access to the credential."""
+    arn = str(_need(out, "db_secret_arn"))
+    secret_region = arn.split(":")[3] if arn.count(":") >= 3 else "?"
+    if secret_region != region:
+        # Not even asked: this region's client cannot see another region's secret.
+        return False, f"secret of region {secret_region}, not {region}"
+    secret = secrets.describe_secret(SecretId=arn)
+    problems = []
+    key = out.get("kms_key_arn")
+    if key and secret.get("KmsKeyId") not in (key, str(key).rsplit("/", 1)[-1]):
+        problems.append(f"encrypted with {secret.get('KmsKeyId') or 'the default key'}, not {key}")
+    if secret.get("DeletedDate"):
+        problems.append("scheduled for deletion")
+    return _verdict(problems, f"{secret.get('Name')} in {region}, region key")
 
 
 def dns_checks(clients: ClientFactory, dns: Any, home_region: str) -> list[Check]:
@@ -352,7 +394,19 @@ def _db_problems(instance: Mapping[str, Any]) -> list[str]:
         problems.append(f"status {instance.get('DBInstanceStatus')}")
     if not instance.get("StorageEncrypted"):
         problems.append("storage not encrypted")
+    # The app signs in with IAM tokens in every region, on replicas before a promotion too.
+    if not instance.get("IAMDatabaseAuthenticationEnabled"):
+        problems.append("IAM database authentication off")
     return problems
+
+
+def _is_instance(reference: str, region: str, identifier: str) -> bool:
+    """Whether an RDS source reference (an identifier, or an ARN across regions) names
+    `identifier` in `region`."""
+    if reference.startswith("arn:"):
+        parts = reference.split(":")
+        return len(parts) >= 7 and parts[3] == region and parts[5:7] == ["db", identifier]
+    return reference == identifier
 
 
 def _record_sets(route53: Any, zone_id: str, fqdn: str) -> Iterator[dict[str, Any]]:

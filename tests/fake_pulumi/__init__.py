@@ -14,6 +14,11 @@ Scenario keys (all optional):
   fail            "locked" (another update holds the lock) or "engine" (a failed update)
   outputs         `pulumi stack output --json --show-secrets` answer
   secret_outputs  keys masked as "[secret]" without --show-secrets
+  state           {stack: [urn]}: resources already in each stack's state (default: none)
+  program         {urn: parent urn or ""}: what the program registers; `up` adds these URNs
+                  to the state (only the targeted ones with `--target`, and it refuses a
+                  target whose parent would be created untargeted, as the engine does)
+  resource_outputs {urn: {key: value}}: stack outputs present once `urn` is in the state
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ class FakePulumi:
     def configure(self, **scenario: Any) -> None:
         stacks = scenario.pop("stacks", ["dev", "staging", "prod"])
         (self.root / "stacks.json").write_text(json.dumps(stacks))
+        (self.root / "state.json").write_text(json.dumps(scenario.pop("state", {})))
         (self.root / "scenario.json").write_text(json.dumps(scenario))
 
     def calls(self) -> list[dict[str, Any]]:
@@ -72,6 +78,18 @@ class FakePulumi:
 
     def stacks(self) -> list[str]:
         return list(json.loads((self.root / "stacks.json").read_text()))
+
+    def state(self, stack: str) -> list[str]:
+        """URNs in the stack's state, in the order updates added them."""
+        return list(json.loads((self.root / "state.json").read_text()).get(stack, []))
+
+    def updates(self) -> list[list[str]]:
+        """The `--target` URNs of each `pulumi up`, in order ([] for a full update)."""
+        return [
+            [args[i + 1] for i, arg in enumerate(args[:-1]) if arg == "--target"]
+            for args in self.commands()
+            if args[:1] == ["up"]
+        ]
 
 
 def install(root: Path, monkeypatch: pytest.MonkeyPatch) -> FakePulumi:

@@ -9,6 +9,7 @@ Driven by files in $FAKE_PULUMI_DIR:
   scenario.json  what to answer (see tests/fake_pulumi/__init__.py for the keys)
   calls.jsonl    one line appended per invocation: argv, cwd and the relevant environment
   stacks.json    stacks that exist in the fake backend (`stack init` adds to it)
+  state.json     {stack: [urn]}: resources each stack's state holds (`up` adds to it)
   go             created by the test to release a handshake (proves output was streamed)
 """
 
@@ -46,7 +47,7 @@ def main(argv: list[str]) -> int:
     if args[:2] == ["stack", "init"]:
         return init_stack(args[2])
     if args[:2] == ["stack", "output"]:
-        return stack_output(scenario, "--show-secrets" in args)
+        return stack_output(scenario, value_of(args, "--stack"), "--show-secrets" in args)
     if args[:2] == ["stack", "history"]:
         return stack_history(scenario, args)
     if args[:1] and args[0] in ("preview", "up", "refresh", "destroy"):
@@ -86,11 +87,29 @@ def init_stack(name: str) -> int:
     return 0
 
 
-def stack_output(scenario: dict[str, Any], show_secrets: bool) -> int:
+def state() -> dict[str, list[str]]:
+    path = ROOT / "state.json"
+    return dict(json.loads(path.read_text())) if path.exists() else {}
+
+
+def add_to_state(stack: str, urns: list[str]) -> None:
+    current = state()
+    held = current.get(stack, [])
+    current[stack] = held + [urn for urn in urns if urn not in held]
+    (ROOT / "state.json").write_text(json.dumps(current))
+
+
+def stack_output(scenario: dict[str, Any], stack: str, show_secrets: bool) -> int:
     secret = set(scenario.get("secret_outputs", []))
+    values = dict(scenario.get("outputs", {}))
+    # Outputs that exist once the resource they come from is in the state (a zone's name
+    # servers appear after the update that created the zone).
+    for urn, extra in scenario.get("resource_outputs", {}).items():
+        if urn in state().get(stack, []):
+            values.update(extra)
     outputs = {
         key: value if show_secrets or key not in secret else "[secret]"
-        for key, value in scenario.get("outputs", {}).items()
+        for key, value in values.items()
     }
     print(json.dumps(outputs, indent=2))
     return 0
@@ -145,7 +164,52 @@ def operation(scenario: dict[str, Any], verb: str, args: list[str]) -> int:
         # The real CLI previews fully (events included) and only then fails.
         print("error: no changes were expected but changes were proposed", file=sys.stderr)
         return CLI_FAILURE
+    if verb == "up":
+        return update(scenario, value_of(args, "--stack"), targets_of(args))
     return 0
+
+
+def targets_of(args: list[str]) -> list[str]:
+    """Every `--target <urn>` (the Automation API passes one flag per URN)."""
+    return [args[i + 1] for i, arg in enumerate(args[:-1]) if arg == "--target"]
+
+
+def update(scenario: dict[str, Any], stack: str, targets: list[str]) -> int:
+    """Record what the update created in the stack's state; refuse targets as the engine does.
+
+    `program` ({urn: parent urn}) stands for the resources the program registers. A targeted
+    resource that would be created while its parent would be created but is not targeted is
+    refused with the engine's diagnostic 2013 (pkg/resource/deploy/step_generator.go);
+    providers and the root stack are implicitly targeted, so they never need a --target.
+    """
+    program: dict[str, str] = scenario.get("program", {})
+    held = state().get(stack, [])
+    if not targets:
+        add_to_state(stack, list(program))
+        return 0
+    for urn in targets:
+        if urn not in program and urn not in held:
+            print(f"error: Target '{urn}' could not be found in the stack.", file=sys.stderr)
+            return CLI_FAILURE
+    created = [urn for urn in targets if urn not in held]
+    for urn in created:
+        parent = program.get(urn) or ""
+        if parent and parent not in targets and parent not in held and not implicit(parent):
+            print(
+                f"    error: Resource '{urn}' depends on '{parent}' which was was not "
+                "specified in --target list."
+            )
+            print("error: update failed", file=sys.stderr)
+            return CLI_FAILURE
+    add_to_state(stack, created)
+    return 0
+
+
+def implicit(urn: str) -> bool:
+    """Resources every targeted update includes: providers and the root stack."""
+    qualified_type = urn.split("::")[2] if urn.count("::") >= 3 else ""
+    kind = qualified_type.rsplit("$", 1)[-1]  # a parented resource's type follows its parents'
+    return kind.startswith("pulumi:providers:") or kind == "pulumi:pulumi:Stack"
 
 
 def wait_for_go() -> bool:
