@@ -4,7 +4,7 @@ VENV ?= .venv
 STACK ?= dev
 BIN := $(VENV)/bin
 
-.PHONY: plan test lint bench diagram clean
+.PHONY: plan test lint bench diagram docs clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ bench: $(BIN)/.installed
 
 diagram: $(BIN)/.installed
 	$(BIN)/python scripts/update_diagram.py
+
+docs: $(BIN)/.installed
+	$(BIN)/python scripts/update_docs.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache

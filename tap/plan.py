@@ -174,6 +174,8 @@ class Report:
     estimate: cost.CostEstimate
     outputs: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    """What the harness stood in for (a placeholder domain), then what the program reports."""
 
     def diagram(self) -> str:
         return diagram.mermaid(
@@ -198,6 +200,7 @@ class Report:
             "mandatory_violations": len(rules.mandatory(self.violations)),
             "cost": self.estimate.as_dict(),
             "warnings": list(self.warnings),
+            "notices": list(self.notices),
         }
 
 
@@ -217,6 +220,7 @@ def judge(result: PlanResult) -> Report:
         estimate=cost.estimate(index),
         outputs=result.outputs,
         warnings=list(result.warnings),
+        notices=[*result.notices, *(result.outputs.get("notices") or [])],
     )
 
 
@@ -261,7 +265,7 @@ def render(result: PlanResult, report: Report | None = None) -> str:
             for type_, n in sorted(counter.items()):
                 lines.append(f"    {n:4d}  {type_}")
     lines.append(f"total: {total} resources to create")
-    notices = result.outputs.get("notices") or []
+    notices = report.notices
     if notices:
         lines += ["", "notices:", *(f"  - {notice}" for notice in notices)]
     lines += ["", "outputs:", json.dumps(_jsonable(result.outputs), indent=2, sort_keys=True), ""]

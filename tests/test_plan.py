@@ -120,3 +120,18 @@ def test_the_plan_says_when_a_region_serves_http_only() -> None:
         "(set tap:compute.certificate_arns or a tap:dns domain)"
         for region in ("us-east-1", "us-west-2")
     ]
+
+
+def test_prod_plan_says_the_placeholder_domain_was_stood_in_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    code, out, _ = run(monkeypatch, planned("prod"))
+    assert code == plan.EXIT_OK
+    notices = out.split("\nnotices:\n", 1)[1].split("\n\n", 1)[0]
+    assert "tap:dns.domain is the placeholder replace-me.invalid" in notices
+    assert "a real preview or up stops until you set a domain you own" in notices
+    code, out, _ = run(monkeypatch, planned("prod"), "--json")
+    assert json.loads(out)["notices"][0].startswith("tap:dns.domain is the placeholder")
+    # A stack with a real domain (or none) has no such notice.
+    code, out, _ = run(monkeypatch, planned("dev"), "--json")
+    assert not [n for n in json.loads(out)["notices"] if "placeholder" in n]

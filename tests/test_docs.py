@@ -1,0 +1,44 @@
+"""Documentation rendered from code is current, and the rendering says what the code says."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tap import docs, readiness, rules
+
+
+def test_plan_doc_rule_tables_are_current() -> None:
+    assert not docs.stale(), "docs/plan.md is stale: run make docs"
+
+
+def test_every_rule_is_listed_once_with_its_source() -> None:
+    text = docs.PLAN_DOC.read_text()
+    for rule in rules.ALL_RULES:
+        assert text.count(f"| `{rule.id}` |") == 1, rule.id
+    for rule in readiness.READINESS_RULES:
+        assert text.count(f"| `{rule.id}` |") == 1, rule.id
+        assert rule.source and docs._cell(rule.source) in text, rule.id
+
+
+def test_an_edited_description_makes_the_doc_stale(tmp_path: Path) -> None:
+    copy = tmp_path / "plan.md"
+    first = readiness.READINESS_RULES[0]
+    copy.write_text(
+        docs.PLAN_DOC.read_text().replace(docs._cell(first.description), "edited by hand", 1)
+    )
+    assert docs.stale(copy)
+    docs.update(copy)
+    assert not docs.stale(copy)
+
+
+def test_a_missing_marker_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="policy-rules:start"):
+        docs.render("no markers here")
+
+
+def test_readme_counts_the_catalogues_as_they_are() -> None:
+    readme = (docs.ROOT / "README.md").read_text()
+    assert f"**{len(rules.ALL_RULES)} policy rules**" in readme
+    assert f"**{len(readiness.READINESS_RULES)} deploy-readiness rules**" in readme
