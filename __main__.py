@@ -21,6 +21,7 @@ from components.origin_secret import OriginSecret, OriginSecretArgs
 from components.zone import Zone, ZoneArgs
 from tap.config import RegionConfig
 from tap.global_provider import GLOBAL_PROVIDER_NAME, GLOBAL_REGION
+from tap.providers import provider_account_args
 from tap.stack_config import load_stack_config
 from tap.tags import default_tags
 
@@ -32,11 +33,15 @@ notices: list[str] = []
 database_config = config.database
 # One explicit provider per region; default providers are disabled in Pulumi.yaml, so a
 # resource that forgets its provider fails instead of landing in some ambient region.
+# Every provider reaches the stack's own account: the role tap:aws names (assumed from the
+# deployer's credentials), and the provider refuses to act in any other account.
+account = provider_account_args(config.aws)
 providers: dict[str, aws.Provider] = {
     region.name: aws.Provider(
         f"aws-{region.name}",
         region=region.name,
         default_tags=aws.ProviderDefaultTagsArgs(tags=tags),
+        **account,
     )
     for region in config.regions
 }
@@ -272,6 +277,7 @@ if dns is not None:
         GLOBAL_PROVIDER_NAME,
         region=GLOBAL_REGION,
         default_tags=aws.ProviderDefaultTagsArgs(tags=tags),
+        **account,
     )
     in_global = pulumi.ResourceOptions(providers={"aws": global_provider})
     zone = Zone(
@@ -452,6 +458,7 @@ pulumi.export(
     "deployment_summary",
     {
         "environment": config.environment,
+        "production": config.is_production,
         "primary_region": config.primary_region,
         "regions": list(config.region_names),
         "az_count": config.network.az_count,

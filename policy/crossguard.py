@@ -42,6 +42,15 @@ def environment_of(provider_props: Mapping[str, Any], urn: str) -> str:
     return parts[2] if len(parts) > 2 else ""
 
 
+def production_of(provider_props: Mapping[str, Any], urn: str) -> bool:
+    """Whether the stack is production: the provider's `Production` default tag (what the
+    stack's config decided), else the environment's name."""
+    flag = rules.decode_default_tags(provider_props).get("Production")
+    if flag in ("true", "false"):
+        return flag == "true"
+    return environment_of(provider_props, urn) == rules.PRODUCTION_ENVIRONMENT
+
+
 def _provider_props(resource: Any) -> Mapping[str, Any]:
     provider = getattr(resource, "provider", None)
     return getattr(provider, "props", None) or {}
@@ -50,9 +59,11 @@ def _provider_props(resource: Any) -> Mapping[str, Any]:
 def context_of(args: Any) -> rules.Context:
     """The rule context of one CrossGuard resource (validation args or PolicyResource)."""
     provider_props = _provider_props(args)
+    urn = getattr(args, "urn", "")
     return rules.Context(
-        environment=environment_of(provider_props, getattr(args, "urn", "")),
+        environment=environment_of(provider_props, urn),
         provider_tags=rules.decode_default_tags(provider_props),
+        production_flag=production_of(provider_props, urn),
     )
 
 
@@ -96,8 +107,13 @@ def stack_validator(rule: rules.StackRule) -> Callable[[Any, ReportViolation], N
 
     def validate(args: Any, report_violation: ReportViolation) -> None:
         views = [resource_view(r) for r in args.resources if r.resource_type.startswith("aws:")]
-        environment = next((environment_of(_provider_props(r), r.urn) for r in args.resources), "")
-        for resource, message in rule.check(views, rules.Context(environment=environment)):
+        first = next(iter(args.resources), None)
+        props = _provider_props(first) if first is not None else {}
+        urn = first.urn if first is not None else ""
+        context = rules.Context(
+            environment=environment_of(props, urn), production_flag=production_of(props, urn)
+        )
+        for resource, message in rule.check(views, context):
             report_violation(f"{rule.id}: {message}", resource.urn if resource else None)
 
     return validate

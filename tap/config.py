@@ -16,6 +16,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 NAMESPACE = "tap"
+PRODUCTION_ENVIRONMENT = "prod"
+"""The environment that is production unless `tap:production` says otherwise."""
 
 # Commercial AWS regions. A region outside this list is almost always a typo ("us-east1");
 # GovCloud and China need other partitions and credentials, which this program does not model.
@@ -106,7 +108,15 @@ class TagsConfig(_Strict):
     @field_validator("extra")
     @classmethod
     def _extra_keys(cls, extra: dict[str, str]) -> dict[str, str]:
-        reserved = {"Environment", "Project", "Owner", "CostCenter", "Name"}
+        reserved = {
+            "Environment",
+            "Project",
+            "Owner",
+            "CostCenter",
+            "Name",
+            "ManagedBy",
+            "Production",
+        }
         for key, value in extra.items():
             if key in reserved:
                 raise KeyProblem(f".{key}", value, f"'{key}' is set by TAP itself")
@@ -574,10 +584,83 @@ class EdgeConfig(_Strict):
         return self
 
 
+_ACCOUNT_SHAPE = re.compile(r"^\d{12}$")
+_ROLE_ARN_SHAPE = re.compile(r"^arn:aws:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
+# STS AssumeRole ExternalId: 2-1224 characters of [\w+=,.@:/-] (STS API Reference).
+_EXTERNAL_ID_SHAPE = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+# STS AssumeRole RoleSessionName: 2-64 characters of [\w+=,.@-].
+_SESSION_NAME_SHAPE = re.compile(r"^[\w+=,.@-]{2,64}$")
+
+
+class AwsConfig(_Strict):
+    """Which AWS account the stack deploys into, and how the deploy reaches it."""
+
+    account_id: str | None = Field(
+        default=None, description="Expected account id: providers and deploy.py refuse others."
+    )
+    assume_role_arn: str | None = Field(
+        default=None, description="Role every provider and deploy.py assume in that account."
+    )
+    external_id: str | None = Field(default=None, description="ExternalId the role's trust needs.")
+    session_name: str = Field(default="tap-deploy", description="STS session name (CloudTrail).")
+
+    @field_validator("account_id")
+    @classmethod
+    def _account(cls, value: str | None) -> str | None:
+        if value is not None and not _ACCOUNT_SHAPE.match(value):
+            raise ValueError("is not a 12-digit AWS account id")
+        return value
+
+    @field_validator("assume_role_arn")
+    @classmethod
+    def _role(cls, value: str | None) -> str | None:
+        if value is not None and not _ROLE_ARN_SHAPE.match(value):
+            raise ValueError("is not an IAM role ARN like 'arn:aws:iam::123456789012:role/deploy'")
+        return value
+
+    @field_validator("external_id")
+    @classmethod
+    def _external_id(cls, value: str | None) -> str | None:
+        if value is not None and not _EXTERNAL_ID_SHAPE.match(value):
+            raise ValueError("must be 2-1224 characters of letters, digits and +=,.@:/-")
+        return value
+
+    @field_validator("session_name")
+    @classmethod
+    def _session_name(cls, value: str) -> str:
+        if not _SESSION_NAME_SHAPE.match(value):
+            raise ValueError("must be 2-64 characters of letters, digits and +=,.@-")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AwsConfig:
+        if self.external_id and not self.assume_role_arn:
+            raise KeyProblem("external_id", self.external_id, "needs assume_role_arn")
+        match = _ROLE_ARN_SHAPE.match(self.assume_role_arn or "")
+        if match and self.account_id and match.group(1) != self.account_id:
+            raise KeyProblem(
+                "assume_role_arn",
+                self.assume_role_arn,
+                f"is a role of account {match.group(1)}, not of account_id {self.account_id}",
+            )
+        return self
+
+    @property
+    def expected_account(self) -> str | None:
+        """The account the credentials must resolve to: the one named, else the role's."""
+        match = _ROLE_ARN_SHAPE.match(self.assume_role_arn or "")
+        return self.account_id or (match.group(1) if match else None)
+
+
 class StackConfig(_Strict):
     """Everything a stack varies on; the same topology for dev, staging and prod."""
 
     environment: str = Field(description="Environment name used in names and tags.")
+    production: bool | None = Field(
+        default=None,
+        description="Production protection and rules; default: environment is 'prod'.",
+    )
+    aws: AwsConfig = Field(default_factory=AwsConfig)
     tags: TagsConfig
     regions: tuple[RegionConfig, ...] = Field(
         min_length=2, description="Regions, primary included."
@@ -682,7 +765,12 @@ class StackConfig(_Strict):
 
     @property
     def is_production(self) -> bool:
-        return self.environment == "prod"
+        """The one place that decides whether a stack is production: its `tap:production`,
+        else whether its environment is `prod` (so a stack of any name, `prod-eu` or `qa`,
+        says what it is in its config)."""
+        if self.production is not None:
+            return self.production
+        return self.environment == PRODUCTION_ENVIRONMENT
 
 
 def parse_stack_config(raw: Mapping[str, Any], stack: str) -> StackConfig:

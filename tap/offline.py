@@ -792,12 +792,27 @@ def stack_config_file(stack: str) -> Path:
     return PROJECT_DIR / f"Pulumi.{stack}.yaml"
 
 
+def stack_names(project_dir: Path | None = None) -> list[str]:
+    """Every stack of the project: a stack is any name with a `Pulumi.<name>.yaml`."""
+    files = (project_dir or PROJECT_DIR).glob("Pulumi.*.yaml")
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in files)
+
+
 def read_stack_file(stack: str) -> dict[str, Any]:
     """The `tap:` keys of `Pulumi.<stack>.yaml`, without the namespace."""
     path = stack_config_file(stack)
     if not path.exists():
-        raise OfflineError(f"no stack file {path.name} (stacks: dev, staging, prod)")
-    document = yaml.safe_load(path.read_text()) or {}
+        known = ", ".join(stack_names()) or "none"
+        raise OfflineError(f"no stack file {path.name} (stacks: {known})")
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise OfflineError(f"{path.name}{where}: {problem}") from None
+    if not isinstance(document, dict):
+        raise OfflineError(f"{path.name}: expected a mapping with a config: section")
     config = document.get("config") or {}
     prefix = f"{NAMESPACE}:"
     return {k.removeprefix(prefix): v for k, v in config.items() if k.startswith(prefix)}

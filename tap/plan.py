@@ -32,7 +32,6 @@ from tap.offline import (
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-STACKS = ("dev", "staging", "prod")
 TOP_LEVEL = "(top level)"
 # Input properties other resources use to point at a resource by name rather than by id.
 NAME_HANDLES = ("name", "bucket", "identifier")
@@ -40,7 +39,9 @@ PREFIX_LIST_LOOKUP = "aws:ec2/getManagedPrefixList:getManagedPrefixList"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stack", required=True, choices=STACKS, help="stack to plan")
+    parser.add_argument(
+        "--stack", required=True, help="stack to plan (any name with a Pulumi.<name>.yaml)"
+    )
     parser.add_argument(
         "--json",
         action="store_true",
@@ -216,6 +217,7 @@ def judge(result: PlanResult) -> Report:
             index.resources,
             summary.get("environment", result.stack),
             prefix_lists=prefix_lists(result),
+            production=summary.get("production"),
         ),
         estimate=cost.estimate(index),
         outputs=result.outputs,

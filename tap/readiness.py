@@ -1473,6 +1473,13 @@ def evaluate(
     environment: str,
     prefix_lists: Mapping[str, PrefixList] | None = None,
     catalogue: Sequence[ResourceRule | StackRule] = CATALOGUE,
+    production: bool | None = None,
 ) -> list[rules.Violation]:
     """Every rule of the catalogue over the stack (policy and deploy readiness)."""
-    return rules.evaluate(resources, environment, catalogue=catalogue, prefix_lists=prefix_lists)
+    return rules.evaluate(
+        resources,
+        environment,
+        catalogue=catalogue,
+        prefix_lists=prefix_lists,
+        production=production,
+    )

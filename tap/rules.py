@@ -25,7 +25,7 @@ Severity = Literal["mandatory", "advisory"]
 MANDATORY: Severity = "mandatory"
 ADVISORY: Severity = "advisory"
 
-# Same meaning as StackConfig.is_production (not imported: the policy pack runs without the
+# StackConfig.is_production's fallback (not imported: the policy pack runs without the
 # program's config model, and only needs the name).
 PRODUCTION_ENVIRONMENT = "prod"
 REQUIRED_TAGS = ("Environment", "Project", "Owner", "CostCenter")
@@ -160,11 +160,16 @@ class Context:
     environment: str = ""
     provider_tags: Mapping[str, str] = field(default_factory=dict)
     """The default_tags of the provider the resource is created with."""
+    production_flag: bool | None = None
+    """Whether the stack is production, as its config decided (StackConfig.is_production);
+    None: judged from the environment name alone."""
     prefix_lists: Mapping[str, PrefixList] = field(default_factory=dict)
     """Prefix lists the program looked up, by id (their weight against security-group quotas)."""
 
     @property
     def production(self) -> bool:
+        if self.production_flag is not None:
+            return self.production_flag
         return self.environment == PRODUCTION_ENVIRONMENT
 
 
@@ -930,6 +935,7 @@ def evaluate(
     environment: str,
     catalogue: Sequence[ResourceRule | StackRule] = ALL_RULES,
     prefix_lists: Mapping[str, PrefixList] | None = None,
+    production: bool | None = None,
 ) -> list[Violation]:
     """Every rule of `catalogue` over every resource, then its stack rules; sorted output."""
     index = StackIndex(resources)
@@ -948,7 +954,10 @@ def evaluate(
         key = tuple(sorted(resource.provider_tags.items()))
         if key not in contexts:
             contexts[key] = Context(
-                environment=environment, provider_tags=resource.provider_tags, prefix_lists=lists
+                environment=environment,
+                provider_tags=resource.provider_tags,
+                prefix_lists=lists,
+                production_flag=production,
             )
         context = contexts[key]
         for rule in resource_rules:
@@ -956,7 +965,7 @@ def evaluate(
                 violation(rule, resource, m)
                 for m in rule.check(resource.type, resource.props, context)
             ]
-    stack_context = Context(environment=environment, prefix_lists=lists)
+    stack_context = Context(environment=environment, prefix_lists=lists, production_flag=production)
     for stack_rule in catalogue:
         if isinstance(stack_rule, StackRule):
             found += [

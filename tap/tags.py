@@ -13,6 +13,9 @@ def default_tags(config: StackConfig) -> dict[str, str]:
         "Owner": config.tags.owner,
         "CostCenter": config.tags.cost_center,
         "ManagedBy": "pulumi",
+        # What the config decided (tap:production, else environment prod): the policy pack
+        # reads it from the provider's default tags, so any stack name can be production.
+        "Production": "true" if config.is_production else "false",
         **config.tags.extra,
     }
     return dict(sorted(tags.items()))

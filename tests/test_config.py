@@ -330,3 +330,74 @@ def test_rotation_versions_default_to_one() -> None:
     config = parse()
     assert config.database.master_password_version == 1
     assert config.edge.origin_secret_version == 1
+
+
+# --- Production is the config's decision, whatever the stack is called -------------------------
+
+
+def test_production_defaults_to_the_prod_environment() -> None:
+    assert parse().is_production is False
+    raw, _ = with_offline_domain(stack_config("prod"))
+    assert parse_stack_config(raw, "prod").is_production is True
+
+
+def test_any_stack_name_can_be_production_and_gets_prod_rules() -> None:
+    raw, _ = with_offline_domain(stack_config("prod"))
+    config = parse_stack_config({**raw, "environment": "prod-eu"}, "prod-eu")
+    assert config.environment == "prod-eu" and config.is_production is False
+    config = parse_stack_config({**raw, "environment": "prod-eu", "production": True}, "prod-eu")
+    assert config.is_production is True
+    # The production guard rails follow the flag, not the name.
+    weak = {**BASE, "environment": "qa", "production": True}
+    with pytest.raises(ConfigError, match=r"tap:database\.multi_az = false: must be true in prod"):
+        parse_stack_config(weak, "qa")
+
+
+def test_production_can_be_switched_off_explicitly() -> None:
+    config = parse(environment="prod", production=False)
+    assert config.is_production is False
+
+
+def test_production_tag_cannot_be_overridden_by_extra_tags() -> None:
+    tags = {**BASE["tags"], "extra": {"Production": "false"}}
+    assert "tap:tags.extra.Production" in error_of(tags=tags)
+
+
+# --- The stack's AWS account -------------------------------------------------------------------
+
+ROLE = "arn:aws:iam::210987654321:role/tap-deploy"
+
+
+def test_account_settings_default_to_the_callers_credentials() -> None:
+    aws = parse().aws
+    assert (aws.account_id, aws.assume_role_arn, aws.expected_account) == (None, None, None)
+
+
+def test_role_names_the_expected_account() -> None:
+    aws = parse(aws={"assume_role_arn": ROLE, "external_id": "tap-prod"}).aws
+    assert aws.expected_account == "210987654321"
+    assert aws.session_name == "tap-deploy"
+    assert parse(aws={"account_id": "210987654321"}).aws.expected_account == "210987654321"
+
+
+@pytest.mark.parametrize(
+    ("aws", "expected"),
+    [
+        ({"account_id": "12345"}, 'tap:aws.account_id = "12345": is not a 12-digit AWS account id'),
+        ({"assume_role_arn": "arn:aws:iam::1:role/x"}, "tap:aws.assume_role_arn = "),
+        ({"external_id": "abc"}, 'tap:aws.external_id = "abc": needs assume_role_arn'),
+        (
+            {"assume_role_arn": ROLE, "account_id": "123456789012"},
+            f'tap:aws.assume_role_arn = "{ROLE}": is a role of account 210987654321, '
+            "not of account_id 123456789012",
+        ),
+        (
+            {"assume_role_arn": ROLE, "external_id": "x"},
+            'tap:aws.external_id = "x": must be 2-1224',
+        ),
+        ({"assume_role_arn": ROLE, "session_name": "a b"}, 'tap:aws.session_name = "a b"'),
+        ({"role": ROLE}, "tap:aws.role = "),
+    ],
+)
+def test_account_settings_errors(aws: dict[str, Any], expected: str) -> None:
+    assert expected in error_of(aws=aws)

@@ -219,3 +219,79 @@ def test_inputs_do_not_depend_on_the_interpreters_hash_seed() -> None:
     first, second = snapshot("1"), snapshot("2")
     assert first == second
     assert len(json.loads(first)) > 200
+
+
+# --- Accounts and production, from config -------------------------------------------------------
+
+
+def test_without_account_settings_providers_use_the_callers_credentials(
+    stack_plan: PlanResult,
+) -> None:
+    for provider in stack_plan.of_type(PROVIDER):
+        assert "assumeRoles" not in provider.inputs
+        assert "allowedAccountIds" not in provider.inputs
+
+
+def test_every_provider_assumes_the_stacks_role_and_refuses_other_accounts(
+    run_config: Callable[..., PlanResult],
+) -> None:
+    role = "arn:aws:iam::210987654321:role/tap-deploy"
+    plan = run_config(
+        "prod",
+        aws={"assume_role_arn": role, "external_id": "tap-prod", "session_name": "tap-prod"},
+    )
+    providers = plan.of_type(PROVIDER)
+    assert {p.name for p in providers} == {"aws-us-east-1", "aws-us-west-2", "aws-global"}
+    for provider in providers:
+        # Provider inputs reach the engine as JSON strings.
+        assert json.loads(provider.inputs["assumeRoles"]) == [
+            {"roleArn": role, "externalId": "tap-prod", "sessionName": "tap-prod"}
+        ]
+        assert json.loads(provider.inputs["allowedAccountIds"]) == ["210987654321"]
+
+
+def test_production_is_a_default_tag_of_every_provider(
+    run_config: Callable[..., PlanResult],
+) -> None:
+    for stack, changes, expected in (
+        ("prod", {}, "true"),
+        ("dev", {}, "false"),
+        ("dev", {"environment": "qa", "production": False}, "false"),
+        ("prod", {"environment": "prod-eu", "production": True}, "true"),
+    ):
+        plan = run_config(stack, **changes)
+        for provider in plan.of_type(PROVIDER):
+            assert json.loads(provider.inputs["defaultTags"])["tags"]["Production"] == expected
+        assert plan.outputs["deployment_summary"]["production"] is (expected == "true")
+
+
+def test_a_fourth_stack_file_is_a_stack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Any name with a Pulumi.<name>.yaml is a stack: no code keyed on dev/staging/prod."""
+    from tap import offline
+
+    for source in offline.PROJECT_DIR.glob("Pulumi.*.yaml"):
+        (tmp_path / source.name).write_text(source.read_text())
+    qa = (offline.PROJECT_DIR / "Pulumi.dev.yaml").read_text()
+    (tmp_path / "Pulumi.qa.yaml").write_text(qa)
+    monkeypatch.setattr(offline, "PROJECT_DIR", tmp_path)
+    assert offline.stack_names() == ["dev", "prod", "qa", "staging"]
+    plan = run_program("qa")
+    assert plan.outputs["deployment_summary"]["environment"] == "qa"
+    assert plan.outputs["deployment_summary"]["production"] is False
+    with pytest.raises(
+        OfflineError, match=r"no stack file Pulumi\.uat\.yaml \(stacks: dev, prod, qa, staging\)"
+    ):
+        run_program("uat")
+
+
+def test_a_malformed_stack_file_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tap import offline
+
+    (tmp_path / "Pulumi.bad.yaml").write_text("config:\n  tap:regions: [unclosed\n")
+    monkeypatch.setattr(offline, "PROJECT_DIR", tmp_path)
+    with pytest.raises(OfflineError) as caught:
+        run_program("bad")
+    assert str(caught.value).startswith("Pulumi.bad.yaml line ")
+    assert "\n" not in str(caught.value)

@@ -520,3 +520,35 @@ def test_crossguard_policies_mirror_the_rules() -> None:
     ]
     levels = {p.name: p.enforcement_level.value for p in built}
     assert levels["tap-trail-4"] == "advisory" and levels["tap-vpc-1"] == "mandatory"
+
+
+def test_production_follows_the_stacks_config_not_its_name() -> None:
+    assert Context(environment="prod").production is True
+    assert Context(environment="prod-eu").production is False
+    assert Context(environment="prod-eu", production_flag=True).production is True
+    assert Context(environment="prod", production_flag=False).production is False
+    unprotected = [
+        Resource(rules.RDS_INSTANCE, "db", {"deletionProtection": False, "storageEncrypted": True})
+    ]
+    assert "TAP-RDS-3" in {v.rule_id for v in rules.evaluate(unprotected, "qa", production=True)}
+    assert "TAP-RDS-3" not in {v.rule_id for v in rules.evaluate(unprotected, "qa")}
+
+
+@pytest.mark.parametrize(
+    ("tags", "expected"),
+    [
+        ({"Environment": "prod-eu", "Production": "true"}, True),
+        ({"Environment": "prod", "Production": "false"}, False),
+        ({"Environment": "prod"}, True),  # a stack from before the tag: the name decides
+        ({"Environment": "qa"}, False),
+    ],
+)
+def test_crossguard_reads_production_from_the_providers_tag(
+    tags: dict[str, str], expected: bool
+) -> None:
+    reported: list[str] = []
+    validate = crossguard.resource_validator(rules.RULES_BY_ID["TAP-RDS-3"])
+    args = FakeArgs(rules.RDS_INSTANCE, {"deletionProtection": False}, "x")
+    args.provider = FakeProvider({**tags, "Project": "tap", "Owner": "o", "CostCenter": "c"})
+    validate(args, lambda m, u=None: reported.append(m))
+    assert bool(reported) is expected

@@ -10,6 +10,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from tap.config import AwsConfig
+from tap.ops.errors import ExitCode, OpsError
+
 ClientFactory = Callable[[str, str], Any]
 """(service, region) -> a boto3 client. The only way bootstrap and verify reach AWS."""
 
@@ -38,6 +41,56 @@ def client_factory(
         return cache[(service, region)]
 
     return make
+
+
+def stack_client_factory(
+    aws: AwsConfig,
+    profile: str | None = None,
+    endpoint_url: str | None = None,
+    session: boto3.Session | None = None,
+) -> ClientFactory:
+    """Clients in the stack's account: the caller's session, or the role `tap:aws` names
+    assumed from it (with its external id), exactly as the program's providers assume it.
+
+    The role is assumed once, through STS in us-east-1 (STS is global; its regional endpoints
+    answer the same), and its credentials feed one session for every service and region.
+    """
+    base = session or shared_session(profile)
+    if not aws.assume_role_arn:
+        return client_factory(endpoint_url=endpoint_url, session=base)
+    sts = base.client("sts", region_name="us-east-1", endpoint_url=endpoint_url, config=_RETRIES)
+    request: dict[str, Any] = {"RoleArn": aws.assume_role_arn, "RoleSessionName": aws.session_name}
+    if aws.external_id:
+        request["ExternalId"] = aws.external_id
+    try:
+        credentials = sts.assume_role(**request)["Credentials"]
+    except (ClientError, BotoCoreError) as exc:
+        raise OpsError(
+            f"cannot assume tap:aws.assume_role_arn {aws.assume_role_arn}: {describe_error(exc)}",
+            ExitCode.FAILED,
+        ) from None
+    assumed = boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+    return client_factory(endpoint_url=endpoint_url, session=assumed)
+
+
+def require_account(clients: ClientFactory, aws: AwsConfig, stack: str) -> str:
+    """The account the clients act in; an OpsError (one line) when it is not the stack's."""
+    try:
+        account = str(clients("sts", "us-east-1").get_caller_identity()["Account"])
+    except (ClientError, BotoCoreError) as exc:
+        raise OpsError(f"cannot tell which AWS account this is: {describe_error(exc)}") from None
+    expected = aws.expected_account
+    if expected and account != expected:
+        raise OpsError(
+            f"stack {stack} deploys into account {expected} (tap:aws), but the credentials "
+            f"resolve to account {account}",
+            ExitCode.USAGE,
+        )
+    return account
 
 
 @cache
