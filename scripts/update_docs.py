@@ -20,12 +20,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args()
+    stale = [path for path in docs.GENERATED if docs.stale(path)]
     if args.check:
-        if docs.stale():
-            print("stale: docs/plan.md (run make docs)")
-            return 1
-        return 0
-    docs.update()
+        for path in stale:
+            print(f"stale: {path.relative_to(docs.ROOT)} (run make docs)")
+        return 1 if stale else 0
+    for path in docs.GENERATED:
+        docs.update(path)
     return 0
 
 

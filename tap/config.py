@@ -655,7 +655,9 @@ class AwsConfig(_Strict):
 class StackConfig(_Strict):
     """Everything a stack varies on; the same topology for dev, staging and prod."""
 
-    environment: str = Field(description="Environment name used in names and tags.")
+    environment: str = Field(
+        description="Environment name used in names and tags (default: the stack name)."
+    )
     production: bool | None = Field(
         default=None,
         description="Production protection and rules; default: environment is 'prod'.",
@@ -665,7 +667,9 @@ class StackConfig(_Strict):
     regions: tuple[RegionConfig, ...] = Field(
         min_length=2, description="Regions, primary included."
     )
-    primary_region: str = Field(default="", description="Region holding the primary database.")
+    primary_region: str = Field(
+        default="", description="Region of the primary database (default: the first region)."
+    )
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     compute: ComputeConfig = Field(default_factory=ComputeConfig)
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)

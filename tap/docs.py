@@ -7,10 +7,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
+
 from tap import readiness, rules
+from tap.config import NAMESPACE, StackConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAN_DOC = ROOT / "docs" / "plan.md"
+README = ROOT / "README.md"
 
 
 def _cell(text: str) -> str:
@@ -47,24 +52,76 @@ def readiness_table(catalogue: Iterable[Rule] = readiness.READINESS_RULES) -> st
     return "\n".join(lines)
 
 
+def _model_of(annotation: object) -> type[BaseModel] | None:
+    """The config section model a field holds (itself, or inside `X | None`)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return None
+
+
+def _default(field: object) -> str:
+    default = getattr(field, "default", PydanticUndefined)
+    factory = getattr(field, "default_factory", None)
+    if default is PydanticUndefined and factory is None:
+        return "required"
+    if factory is not None:
+        value = factory()
+        return "—" if isinstance(value, BaseModel) else f"`{value!r}`"
+    return "—" if default is None else f"`{default!r}`".replace("'", '"')
+
+
+def _rows(model: type[BaseModel], prefix: str) -> list[str]:
+    rows = []
+    for key, field in model.model_fields.items():
+        path = f"{prefix}{key}"
+        section = _model_of(field.annotation)
+        if section is not None and section is not model:
+            listed = getattr(field.annotation, "__origin__", None) is tuple
+            meaning = _cell(field.description or section.__doc__ or "")
+            rows.append(f"| `{NAMESPACE}:{path}` | {_default(field)} | {meaning} |")
+            rows += _rows(section, f"{path}[]." if listed else f"{path}.")
+        else:
+            rows.append(
+                f"| `{NAMESPACE}:{path}` | {_default(field)} | {_cell(field.description or '')} |"
+            )
+    return rows
+
+
+def config_table(model: type[BaseModel] = StackConfig) -> str:
+    """Every config key with its default and description, from the config model itself."""
+    return "\n".join(["| key | default | meaning |", "|---|---|---|", *_rows(model, "")])
+
+
 BLOCKS = {"policy-rules": policy_table, "readiness-rules": readiness_table}
+README_BLOCKS = {"config-reference": config_table}
 
 
-def render(text: str) -> str:
+def render(text: str, blocks: dict | None = None) -> str:
     """`text` with every generated block (<!-- name:start --> ... <!-- name:end -->) rewritten."""
-    for name, table in BLOCKS.items():
+    for name, table in (BLOCKS if blocks is None else blocks).items():
         start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
         if start not in text:
-            raise ValueError(f"docs/plan.md has no {start} marker")
+            raise ValueError(f"no {start} marker")
         head, rest = text.split(start, 1)
         _, tail = rest.split(end, 1)
         text = f"{head}{start}\n{table()}\n{end}{tail}"
     return text
 
 
+def _blocks_of(path: Path) -> dict:
+    return README_BLOCKS if path.name == "README.md" else BLOCKS
+
+
 def stale(path: Path = PLAN_DOC) -> bool:
-    return render(path.read_text()) != path.read_text()
+    return render(path.read_text(), _blocks_of(path)) != path.read_text()
 
 
 def update(path: Path = PLAN_DOC) -> None:
-    path.write_text(render(path.read_text()))
+    path.write_text(render(path.read_text(), _blocks_of(path)))
+
+
+GENERATED = (PLAN_DOC, README)
+"""Every file with generated blocks (`make docs` rewrites them all)."""

@@ -42,3 +42,30 @@ def test_readme_counts_the_catalogues_as_they_are() -> None:
     readme = (docs.ROOT / "README.md").read_text()
     assert f"**{len(rules.ALL_RULES)} policy rules**" in readme
     assert f"**{len(readiness.READINESS_RULES)} deploy-readiness rules**" in readme
+
+
+def test_readme_config_reference_is_current_and_complete() -> None:
+    assert not docs.stale(docs.README), "README.md is stale: run make docs"
+    readme = docs.README.read_text()
+    for key in (
+        "tap:regions[].cidr",
+        "tap:database.master_password_version",
+        "tap:edge.origin_secret_version",
+        "tap:aws.assume_role_arn",
+        "tap:production",
+        "tap:compute.bastion.ssh_cidr",
+    ):
+        assert f"| `{key}` |" in readme, key
+
+
+def test_an_edited_config_description_makes_the_readme_stale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tap.config import NetworkConfig
+
+    copy = tmp_path / "README.md"
+    copy.write_text(docs.README.read_text())
+    assert not docs.stale(copy)
+    field = NetworkConfig.model_fields["az_count"]
+    monkeypatch.setattr(field, "description", "Zones, described differently.")
+    assert docs.stale(copy)
