@@ -1,29 +1,40 @@
 """Command line of deploy.py: one subcommand per operation.
 
 `plan` is offline (mocks). `preview`, `up`, `refresh`, `destroy` and `outputs` drive the real
-engine through the Automation API; `bootstrap` and `verify` talk to AWS with boto3. `preview`
-and `up` validate the stack's config before the engine starts, and `up` of a stack that creates
-its hosted zone waits for the domain's delegation (tap/ops/delegation.py). Every failure ends
+engine through the Automation API; `bootstrap` and `verify` talk to AWS with boto3; `dr` does
+both (tap/ops/dr.py). A stack is any name with a `Pulumi.<name>.yaml`; whether it is production
+comes from its config. `preview` and `up` validate the stack's config before the engine
+starts; `up` checks the account, previews, asks, and applies only what it previewed; `up` of a
+stack that creates its hosted zone waits for the domain's delegation (tap/ops/delegation.py).
+Ctrl-C cancels the engine gracefully (tap/ops/automation.EngineCommand). Every failure ends
 as one `error:` line on stderr and an exit code from tap/ops/errors.py.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn, TextIO, TypeAlias, TypeVar
+from typing import Any, NoReturn, TextIO, TypeAlias, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pulumi import automation as auto
 
 from tap import plan
+from tap.config import AwsConfig
 from tap.ops import automation, bootstrap, delegation, verify
-from tap.ops.aws import client_factory, describe_error
+from tap.ops.aws import (
+    ClientFactory,
+    client_factory,
+    describe_error,
+    require_account,
+    stack_client_factory,
+)
 from tap.ops.errors import ExitCode, OpsError
 
 T = TypeVar("T")
@@ -78,7 +89,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help=f"drift check: exit {ExitCode.DRIFT} and list the changes if any are proposed",
     )
-    up = _engine_parser(commands, "up", "deploy the stack (policy pack applied when present)")
+    up = _engine_parser(
+        commands, "up", "preview, confirm, then deploy what was previewed (policy pack applied)"
+    )
+    up.add_argument(
+        "--yes",
+        action="store_true",
+        help="apply the previewed changes without asking (required when not at a terminal)",
+    )
+    _add_aws_options(up)
     up.add_argument(
         "--skip-delegation-check",
         action="store_true",
@@ -87,15 +106,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _engine_parser(commands, "refresh", "refresh the stack's state from the cloud")
     destroy = _engine_parser(commands, "destroy", "delete every resource of the stack")
-    destroy.add_argument("--yes", action="store_true", help="no prompt (dev and staging)")
-    destroy.add_argument("--force", action="store_true", help="required to destroy prod")
+    destroy.add_argument("--yes", action="store_true", help="no prompt (non-production stacks)")
+    destroy.add_argument("--force", action="store_true", help="required for a production stack")
     destroy.add_argument(
-        "--confirm", metavar="STACK", help="the stack name, typed back without a prompt (prod)"
+        "--confirm",
+        metavar="STACK",
+        help="the stack name, typed back without a prompt (production stacks)",
     )
     outputs = _engine_parser(commands, "outputs", "print the stack outputs as JSON")
     outputs.add_argument("--show-secrets", action="store_true", help="print secret values")
     _add_bootstrap(commands)
     _add_verify(commands)
+    _add_dr(commands)
     return parser
 
 
@@ -115,16 +137,24 @@ def main(
         return plan.run(args)
     console = Console(out or sys.stdout, err or sys.stderr, ask, resolve_ns)
     try:
+        if "stack" in args:  # every command but bootstrap
+            automation.check_stack(args.stack, args.work_dir)
         return int(_COMMANDS[args.command](args, console))
     except automation.DriftError as exc:
         report_drift(exc, console)
+        return exc.exit_code
+    except automation.PolicyError as exc:
+        for violation in exc.violations:
+            console.line(f"  {violation.describe()}")
+        console.error_line(f"error: {exc}")
         return exc.exit_code
     except OpsError as exc:
         console.error_line(f"error: {exc}")
         return exc.exit_code
     except KeyboardInterrupt:
-        console.error_line("error: interrupted")
-        return ExitCode.FAILED
+        # Ctrl-C while no CLI runs (a CLI run handles it: automation.EngineCommand).
+        console.error_line("error: interrupted; no engine operation was running")
+        return ExitCode.INTERRUPTED
 
 
 def report_drift(drift: automation.DriftError, console: Console) -> None:
@@ -141,43 +171,117 @@ def report_drift(drift: automation.DriftError, console: Console) -> None:
 def run_preview(args: argparse.Namespace, console: Console) -> ExitCode:
     automation.stack_config(args.stack, args.work_dir)  # a bad config stops before the engine
     # A drift check needs an existing stack; a plain preview may create it, like `up`.
-    options, stack = _open(args, create=not args.expect_no_changes)
-    counts = automation.preview(
+    options, stack = _open(args, console, create=not args.expect_no_changes)
+    report = automation.preview(
         stack, options, console.line, console.error_line, args.expect_no_changes
     )
     if args.expect_no_changes:
         console.line(f"no drift: stack {args.stack} matches the program")
     else:
-        console.line(f"preview of {args.stack}: {automation.format_counts(counts)}")
+        show_preview(report, args.stack, console)
     return ExitCode.OK
+
+
+def show_preview(report: automation.PreviewReport, stack: str, console: Console) -> None:
+    """The change summary (one resource per line) and the policy verdict."""
+    console.line(f"preview of {stack}: {automation.format_counts(report.counts)}")
+    for change in report.changes:
+        console.line(f"  {change.describe()}")
+    console.line(report.verdict())
+    for violation in report.violations:
+        console.line(f"  {violation.describe()}")
 
 
 def run_up(args: argparse.Namespace, console: Console) -> ExitCode:
     config = automation.stack_config(args.stack, args.work_dir)
-    options, stack = _open(args, create=True)
+    check_account(config.aws, args, console)
+    options, stack = _open(args, console, create=True)
     if config.dns is not None and config.dns.create_zone and not args.skip_delegation_check:
-        await_delegation(config.dns.domain, options, stack, console)
-    counts = automation.up(stack, options, console.line, console.error_line)
+        await_delegation(config.dns.domain, config.is_production, args, options, stack, console)
+    counts = apply_previewed(config.is_production, args, options, stack, console)
     console.line(f"up {args.stack}: {automation.format_counts(counts)}")
     console.line(f"next: python deploy.py verify --stack {args.stack}")
     return ExitCode.OK
 
 
+def apply_previewed(
+    production: bool,
+    args: argparse.Namespace,
+    options: automation.EngineOptions,
+    stack: auto.Stack,
+    console: Console,
+    targets: list[str] | None = None,
+) -> dict[str, int]:
+    """Preview, show it, get it confirmed, then apply it (held to the preview).
+
+    A mandatory policy violation stops at the preview (PolicyError, exit 1): nothing changed.
+    A preview without resource changes needs no confirmation (the update then only records
+    outputs, and the guard refuses any resource change).
+    """
+    report = automation.preview(
+        stack, options, console.line, console.error_line, targets=targets or ()
+    )
+    show_preview(report, options.stack, console)
+    if report.counts:
+        confirm_up(options.stack, production, args.yes, console.ask)
+    return automation.up(
+        stack, options, console.line, console.error_line, targets or (), expected=report
+    )
+
+
+def confirm_up(stack: str, production: bool, yes: bool, ask: Prompt) -> None:
+    """Raise unless the operator approved the preview: [y/N] at a terminal, else --yes."""
+    if yes:
+        return
+    kind = "production stack" if production else "stack"
+    answer = ask(f"Apply these changes to {kind} {stack}? [y/N] ")
+    if answer is None:
+        if production:
+            raise OpsError(
+                f"refusing to update production stack {stack} without a terminal to confirm "
+                "at: review the preview above and pass --yes",
+                ExitCode.USAGE,
+            )
+        raise OpsError(
+            f"up of {stack} needs --yes when not run at a terminal (the preview above is what "
+            "it would apply)",
+            ExitCode.USAGE,
+        )
+    if answer.strip().lower() not in ("y", "yes"):
+        raise OpsError(f"up of {stack} not confirmed; nothing changed", ExitCode.USAGE)
+
+
+def check_account(aws: AwsConfig, args: argparse.Namespace, console: Console) -> str:
+    """The account the credentials act in; one line (exit 2) when it is not the stack's."""
+    clients = _aws_call(
+        lambda: stack_client_factory(aws, args.profile, args.endpoint_url), args.command
+    )
+    account = _aws_call(lambda: require_account(clients, aws, args.stack), args.command)
+    console.line(f"account: {account} (stack {args.stack})")
+    return account
+
+
 def await_delegation(
-    domain: str, options: automation.EngineOptions, stack: auto.Stack, console: Console
+    domain: str,
+    production: bool,
+    args: argparse.Namespace,
+    options: automation.EngineOptions,
+    stack: auto.Stack,
+    console: Console,
 ) -> None:
     """Return once public DNS delegates the domain to the zone the stack creates.
 
     Until then the full update would stall on certificate validation (ACM validates through
     the zone's records, which only a delegated domain publishes), so: create the zone alone if
-    the stack has none yet (a targeted update), print its name servers and the registrar step,
-    and stop with DELEGATION_PENDING; the next `up` carries on from here.
+    the stack has none yet (a targeted update, previewed and confirmed like any other), print
+    its name servers and the registrar step, and stop with DELEGATION_PENDING; the next `up`
+    carries on from here.
     """
     name_servers = delegation.zone_name_servers(automation.outputs(stack))
     if name_servers is None:
         console.line(f"delegation: creating the hosted zone of {domain} first (targeted update)")
         targets = delegation.zone_targets(options.stack)
-        counts = automation.up(stack, options, console.line, console.error_line, targets)
+        counts = apply_previewed(production, args, options, stack, console, targets)
         console.line(f"up {options.stack} (hosted zone only): {automation.format_counts(counts)}")
         name_servers = delegation.zone_name_servers(automation.outputs(stack))
         if name_servers is None:
@@ -199,7 +303,7 @@ def await_delegation(
 
 
 def run_refresh(args: argparse.Namespace, console: Console) -> ExitCode:
-    _, stack = _open(args)
+    _, stack = _open(args, console)
     counts = automation.refresh(stack, console.line, console.error_line)
     console.line(f"refresh {args.stack}: {automation.format_counts(counts)}")
     return ExitCode.OK
@@ -207,16 +311,16 @@ def run_refresh(args: argparse.Namespace, console: Console) -> ExitCode:
 
 def run_destroy(args: argparse.Namespace, console: Console) -> ExitCode:
     # The guard runs before the engine is touched: a refusal needs no CLI and no backend.
-    environment = automation.stack_environment(args.stack, args.work_dir)
-    confirm_destroy(args.stack, environment, args.yes, args.force, args.confirm, console.ask)
-    _, stack = _open(args)
+    production, why = automation.stack_is_production(args.stack, args.work_dir)
+    confirm_destroy(args.stack, production, why, args.yes, args.force, args.confirm, console.ask)
+    _, stack = _open(args, console)
     counts = automation.destroy(stack, console.line, console.error_line)
     console.line(f"destroy {args.stack}: {automation.format_counts(counts)}")
     return ExitCode.OK
 
 
 def run_outputs(args: argparse.Namespace, console: Console) -> ExitCode:
-    _, stack = _open(args)
+    _, stack = _open(args, console)
     values = automation.outputs(stack, args.show_secrets)
     console.line(json.dumps(values, indent=2, sort_keys=True))
     return ExitCode.OK
@@ -234,21 +338,60 @@ def run_bootstrap(args: argparse.Namespace, console: Console) -> ExitCode:
 
 
 def run_verify(args: argparse.Namespace, console: Console) -> ExitCode:
+    # Only `tap:aws` and the environment are read: verify judges the live account against the
+    # outputs, and needs no more of the config (which may not validate any more).
+    aws = automation.stack_aws(args.stack, args.work_dir)
+    environment = automation.stack_environment(args.stack, args.work_dir)
     if args.outputs is not None:
         values = verify.load_outputs_file(args.outputs)
+        check_outputs_match_stack(values, args.stack, environment)
+        clients = _account_clients(aws, args)
     else:
-        _, stack = _open(args)
+        clients = _account_clients(aws, args)  # the account first, then the stack
+        _, stack = _open(args, console)
         values = automation.outputs(stack, show_secrets=True)
-    check_outputs_match_stack(
-        values, args.stack, automation.stack_environment(args.stack, args.work_dir)
-    )
-    clients = _aws_call(
-        lambda: client_factory(profile=args.profile, endpoint_url=args.endpoint_url), "verify"
-    )
+        check_outputs_match_stack(values, args.stack, environment)
     checks = verify.verify(values, clients)
     console.out.write(verify.render_table(checks))
     console.out.flush()
     return verify.exit_code(checks)
+
+
+def _account_clients(aws: AwsConfig, args: argparse.Namespace) -> ClientFactory:
+    clients = _aws_call(
+        lambda: stack_client_factory(aws, args.profile, args.endpoint_url), args.command
+    )
+    _aws_call(lambda: require_account(clients, aws, args.stack), args.command)
+    return clients
+
+
+def run_dr(args: argparse.Namespace, console: Console) -> ExitCode:
+    """`dr status` and `dr promote`: tap/ops/dr.py decides; this wires the stack, the account's
+    clients, the outputs and the engine (the same interrupt-safe CLI runs as `up`)."""
+    # Imported here: tap/ops/dr.py is written alongside (issue 12); nothing else needs it.
+    dr: Any = importlib.import_module("tap.ops.dr")
+    config = automation.stack_config(args.stack, args.work_dir)
+    clients = _aws_call(
+        lambda: stack_client_factory(config.aws, args.profile, args.endpoint_url), "dr"
+    )
+    options, stack = _open(args, console)
+    values = automation.outputs(stack, show_secrets=True)
+    if args.dr_command == "status":
+        return ExitCode(dr.run_status(config, args.stack, values, clients, console.line))
+    engine = automation.StackEngine(stack, options, console.line, console.error_line)
+    return ExitCode(
+        dr.run_promote(
+            config,
+            args.stack,
+            args.region,
+            values,
+            clients,
+            engine,
+            options.stack_file,
+            args.force,
+            console.line,
+        )
+    )
 
 
 def check_outputs_match_stack(values: dict[str, object], stack: str, environment: str) -> None:
@@ -265,26 +408,29 @@ def check_outputs_match_stack(values: dict[str, object], stack: str, environment
 
 def confirm_destroy(
     stack: str,
-    environment: str,
+    production: bool,
+    why: str,
     yes: bool,
     force: bool,
     confirm: str | None,
     ask: Prompt,
 ) -> None:
-    """Raise unless this destroy is allowed: prod needs --force and the name typed back."""
-    if environment == "prod":
+    """Raise unless this destroy is allowed: a production stack (StackConfig.is_production)
+    needs --force and the name typed back; any other stack --yes or a [y/N] at a terminal."""
+    if production:
         if not force:
             raise OpsError(
-                f"refusing to destroy stack {stack} (environment prod) without --force "
+                f"refusing to destroy stack {stack} ({why}) without --force "
                 f"and the stack name (--confirm {stack} or typed at the prompt)",
                 ExitCode.USAGE,
             )
         typed = confirm
         if typed is None:
-            typed = ask(f"Destroy EVERY resource of stack {stack} (prod)? Type its name: ")
+            typed = ask(f"Destroy EVERY resource of production stack {stack}? Type its name: ")
         if typed is None:
             raise OpsError(
-                f"prod destroy needs the stack name typed back: pass --confirm {stack}",
+                f"destroying production stack {stack} needs its name typed back: "
+                f"pass --confirm {stack}",
                 ExitCode.USAGE,
             )
         if typed.strip() != stack:
@@ -304,9 +450,17 @@ def confirm_destroy(
 
 def _engine_parser(commands: Subcommands, name: str, help_text: str) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = commands.add_parser(name, help=help_text)
-    parser.add_argument("--stack", required=True, choices=automation.STACKS)
-    _add_engine_options(parser)
+    _add_stack_options(parser)
     return parser
+
+
+def _add_stack_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--stack",
+        required=True,
+        help="any stack with a Pulumi.<stack>.yaml in the project (dev, staging, prod, ...)",
+    )
+    _add_engine_options(parser)
 
 
 def _add_engine_options(parser: argparse.ArgumentParser) -> None:
@@ -317,8 +471,8 @@ def _add_engine_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--secrets-provider",
-        default=automation.DEFAULT_SECRETS_PROVIDER,
-        help="secrets provider for a stack created now (default: %(default)s)",
+        help="secrets provider for a stack created now (default: the bootstrap key "
+        "alias/tap-pulumi-secrets in the backend URL's ?region=, else us-east-1)",
     )
     parser.add_argument(
         "--work-dir",
@@ -351,6 +505,28 @@ def _add_verify(commands: Subcommands) -> None:
     _add_aws_options(parser)
 
 
+def _add_dr(commands: Subcommands) -> None:
+    parser = commands.add_parser("dr", help="disaster recovery: region status, replica promotion")
+    actions = parser.add_subparsers(dest="dr_command", required=True)
+    status = actions.add_parser(
+        "status", help="per region: health checks, database role (primary/replica/promoted), lag"
+    )
+    _add_stack_options(status)
+    _add_aws_options(status)
+    promote = actions.add_parser(
+        "promote",
+        help="promote the region's replica, record it in the stack's config, refresh and up",
+    )
+    _add_stack_options(promote)
+    promote.add_argument("--region", required=True, help="the secondary region to promote")
+    promote.add_argument(
+        "--force",
+        action="store_true",
+        help="promote even though the primary region passes its health checks",
+    )
+    _add_aws_options(promote)
+
+
 def _add_aws_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", help="AWS profile (default: the usual credential chain)")
     parser.add_argument(
@@ -359,7 +535,7 @@ def _add_aws_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _open(
-    args: argparse.Namespace, create: bool = False
+    args: argparse.Namespace, console: Console, create: bool = False
 ) -> tuple[automation.EngineOptions, auto.Stack]:
     options = automation.EngineOptions(
         stack=args.stack,
@@ -367,7 +543,8 @@ def _open(
         secrets_provider=args.secrets_provider,
         work_dir=args.work_dir,
     )
-    return options, automation.open_stack(options, create=create)
+    stack = automation.open_stack(options, create, out=console.line, notice=console.error_line)
+    return options, stack
 
 
 def _aws_call(call: Callable[[], T], what: str) -> T:
@@ -386,6 +563,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Console], ExitCode]] = {
     "outputs": run_outputs,
     "bootstrap": run_bootstrap,
     "verify": run_verify,
+    "dr": run_dr,
 }
 
 

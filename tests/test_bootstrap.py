@@ -4,22 +4,30 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
+import botocore.session
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 
 from tap.cli import main
 from tap.ops.aws import ClientFactory, client_factory
 from tap.ops.bootstrap import (
+    IAM_ACTIONS,
     LIFECYCLE_RULE_ID,
+    LOCK_RULE_ID,
+    REQUIRED_PERMISSIONS,
     SECRETS_ALIAS,
     TLS_STATEMENT_SID,
     BootstrapResult,
     bootstrap,
+    check_region,
+    iam_policy,
     is_public_allow,
     render,
 )
@@ -39,6 +47,16 @@ def clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[ClientFactory]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     with mock_aws():
         yield client_factory(session=boto3.Session())
+
+
+def assert_nothing_billable(clients: ClientFactory, region: str = "us-east-1") -> None:
+    """A refused bootstrap created no KMS key (a key is billed monthly from its creation)."""
+    assert clients("kms", region).list_keys()["Keys"] == []
+    assert clients("kms", region).list_aliases()["Aliases"] == [
+        alias
+        for alias in clients("kms", region).list_aliases()["Aliases"]
+        if alias["AliasName"].startswith("alias/aws/")
+    ]
 
 
 def bucket_state(clients: ClientFactory, bucket: str, region: str = "us-east-1") -> dict[str, Any]:
@@ -87,10 +105,28 @@ def assert_baseline(state: dict[str, Any], key_arn: str, bucket: str) -> None:
             "Condition": {"Bool": {"aws:SecureTransport": "false"}},
         }
     ]
-    ours = [rule for rule in state["lifecycle"] if rule["ID"] == LIFECYCLE_RULE_ID]
-    assert len(ours) == 1
-    assert ours[0]["Status"] == "Enabled"
-    assert ours[0]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 90}
+    ours = {
+        rule["ID"]: rule
+        for rule in state["lifecycle"]
+        if rule["ID"] in (LIFECYCLE_RULE_ID, LOCK_RULE_ID)
+    }
+    assert ours == {
+        LIFECYCLE_RULE_ID: {
+            "ID": LIFECYCLE_RULE_ID,
+            "Status": "Enabled",
+            "Filter": {"Prefix": ""},
+            "Expiration": {"ExpiredObjectDeleteMarker": True},
+            "NoncurrentVersionExpiration": {"NoncurrentDays": 90},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+        },
+        LOCK_RULE_ID: {
+            "ID": LOCK_RULE_ID,
+            "Status": "Enabled",
+            "Filter": {"Prefix": ".pulumi/locks/"},
+            "Expiration": {"ExpiredObjectDeleteMarker": True},
+            "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+        },
+    }
 
 
 def test_empty_account_gets_bucket_and_rotating_key(clients: ClientFactory) -> None:
@@ -102,10 +138,12 @@ def test_empty_account_gets_bucket_and_rotating_key(clients: ClientFactory) -> N
     assert key["KeyManager"] == "CUSTOMER"
     assert kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"]
     assert_baseline(bucket_state(clients, BUCKET), result.key_arn, BUCKET)
+    # The bucket comes first: a name someone else takes meanwhile is refused before the key,
+    # which costs money every month, exists.
     assert [action.split(" ")[0:2] for action in result.actions] == [
+        ["created", "S3"],
         ["created", "KMS"],
         ["enabled", "automatic"],
-        ["created", "S3"],
         ["blocked", "all"],
         ["disabled", "ACLs"],
         ["enabled", "versioning"],
@@ -205,6 +243,7 @@ def test_an_adopted_bucket_must_be_in_the_requested_region(clients: ClientFactor
     )
     with pytest.raises(OpsError, match="is in us-west-2, not us-east-1; rerun with --region"):
         bootstrap(clients)
+    assert_nothing_billable(clients)
 
 
 class _StubbedS3:
@@ -239,6 +278,7 @@ def test_a_bucket_owned_by_another_account_is_a_clear_error(clients: ClientFacto
         "readable by these credentials); choose another name with --bucket"
     )
     stubbed.stubber.assert_no_pending_responses()
+    assert_nothing_billable(clients)
 
 
 def test_a_name_taken_between_check_and_create_is_a_clear_error(clients: ClientFactory) -> None:
@@ -249,6 +289,7 @@ def test_a_name_taken_between_check_and_create_is_a_clear_error(clients: ClientF
     )
     with stubbed.stubber, pytest.raises(OpsError, match="already exists and is not owned"):
         bootstrap(stubbed)
+    assert_nothing_billable(clients)
 
 
 def _cli(*argv: str) -> tuple[int, str, str]:
@@ -305,9 +346,11 @@ def test_a_bucket_open_to_the_public_is_refused_not_adopted(clients: ClientFacto
     )
     with pytest.raises(OpsError, match="statement PublicRead"):
         bootstrap(clients, "us-east-1", BUCKET, SECRETS_ALIAS)
-    # Nothing of the public statement was written back.
+    # Nothing of the public statement was written back, and nothing else was touched.
     policy = json.loads(s3.get_bucket_policy(Bucket=BUCKET)["Policy"])
     assert policy["Statement"] == [public_read]
+    assert_nothing_billable(clients)
+    assert s3.get_bucket_versioning(Bucket=BUCKET).get("Status") is None
 
 
 @pytest.mark.parametrize(
@@ -330,3 +373,180 @@ def test_a_bucket_open_to_the_public_is_refused_not_adopted(clients: ClientFacto
 )
 def test_public_statements_are_recognised(statement: dict, public: bool) -> None:
     assert is_public_allow(statement) is public
+
+
+@pytest.mark.parametrize(
+    ("region", "message"),
+    [
+        ("us-east1", "--region 'us-east1' is not a known AWS region; did you mean us-east-1?"),
+        ("eu-west-9", "--region 'eu-west-9' is not a known AWS region; did you mean eu-west-3?"),
+        ("nowhere", "--region 'nowhere' is not a known AWS region"),
+    ],
+)
+def test_a_region_typo_is_one_line_naming_the_flag(
+    clients: ClientFactory, region: str, message: str
+) -> None:
+    with pytest.raises(OpsError) as error:
+        bootstrap(clients, region=region)
+    assert (str(error.value), error.value.exit_code) == (message, ExitCode.USAGE)
+    assert clients("s3", "us-east-1").list_buckets()["Buckets"] == []
+    assert_nothing_billable(clients)
+
+
+def test_cli_prints_a_region_typo_as_one_line(clients: ClientFactory) -> None:
+    code, out, err = _cli("--region", "us-east1")
+    assert (code, out) == (ExitCode.USAGE, "")
+    assert err == "error: --region 'us-east1' is not a known AWS region; did you mean us-east-1?\n"
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "ap-southeast-7", "cn-north-1", "us-gov-west-1"])
+def test_regions_of_every_partition_are_accepted(region: str) -> None:
+    check_region(region)
+
+
+def test_a_name_taken_after_the_check_leaves_no_key_behind(clients: ClientFactory) -> None:
+    """The race: the name was free at HeadBucket, someone else's by CreateBucket."""
+    stubbed = _StubbedS3(clients)
+    stubbed.stubber.add_client_error("head_bucket", service_error_code="404", http_status_code=404)
+    stubbed.stubber.add_client_error(
+        "create_bucket", service_error_code="BucketAlreadyExists", http_status_code=409
+    )
+    with stubbed.stubber, pytest.raises(OpsError):
+        bootstrap(stubbed)
+    assert_nothing_billable(clients)
+
+
+def test_a_bucket_of_the_previous_baseline_gets_the_delete_marker_rules(
+    clients: ClientFactory,
+) -> None:
+    """A bucket bootstrapped before the lock rule existed: lock delete markers piled up."""
+    s3 = clients("s3", "us-east-1")
+    bootstrap(clients)
+    previous = {
+        "ID": LIFECYCLE_RULE_ID,
+        "Status": "Enabled",
+        "Filter": {"Prefix": ""},
+        "NoncurrentVersionExpiration": {"NoncurrentDays": 90},
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+    }
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=BUCKET, LifecycleConfiguration={"Rules": [previous]}
+    )
+    result = bootstrap(clients)
+    assert [a for a in result.actions if "lifecycle" in a] == [
+        f"set lifecycle on {BUCKET}: expire noncurrent versions after 90 days (1 under "
+        ".pulumi/locks/) and the delete markers left behind"
+    ]
+    assert_baseline(bucket_state(clients, BUCKET), result.key_arn, BUCKET)
+    assert bootstrap(clients).actions == ()
+
+
+def test_the_lifecycle_rules_respect_s3s_constraints(clients: ClientFactory) -> None:
+    """S3 (LifecycleExpiration): ExpiredObjectDeleteMarker "cannot be specified with Days or
+    Date"; a rule has one filter. Moto enforces the first (MalformedXML), not all of them."""
+    bootstrap(clients)
+    rules = clients("s3", "us-east-1").get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"]
+    markers = [
+        rule for rule in rules if rule.get("Expiration", {}).get("ExpiredObjectDeleteMarker")
+    ]
+    assert {rule["ID"] for rule in markers} == {LIFECYCLE_RULE_ID, LOCK_RULE_ID}
+    for rule in rules:
+        assert not ({"Days", "Date"} & set(rule.get("Expiration", {}))), rule
+        assert set(rule["Filter"]) == {"Prefix"}, rule  # one filter, by prefix, never by tag
+    # The lock objects' prefix is covered by a rule that removes their markers within days.
+    lock = next(rule for rule in rules if rule["ID"] == LOCK_RULE_ID)
+    assert ".pulumi/locks/default/tap/prod/1a2b.json".startswith(lock["Filter"]["Prefix"])
+    # And S3 (moto) refuses the combination the rules avoid.
+    bad = {**lock, "Expiration": {"Days": 1, "ExpiredObjectDeleteMarker": True}}
+    with pytest.raises(ClientError, match="MalformedXML"):
+        clients("s3", "us-east-1").put_bucket_lifecycle_configuration(
+            Bucket=BUCKET, LifecycleConfiguration={"Rules": [bad]}
+        )
+
+
+class _Recorder:
+    """A ClientFactory that records every API call made through its clients."""
+
+    def __init__(self, clients: ClientFactory) -> None:
+        self.clients = clients
+        self.calls: set[str] = set()
+        self.params: dict[str, list[dict[str, Any]]] = {}
+        self._hooked: set[int] = set()
+
+    def __call__(self, service: str, region: str) -> Any:
+        client = self.clients(service, region)
+        if id(client) not in self._hooked:
+            client.meta.events.register("before-parameter-build", self._record)
+            self._hooked.add(id(client))
+        return client
+
+    def _record(self, event_name: str, params: dict[str, Any], **kwargs: Any) -> None:
+        _, service, operation = event_name.split(".")
+        self.calls.add(f"{service}:{operation}")
+        self.params.setdefault(f"{service}:{operation}", []).append(dict(params))
+
+
+def _weaker_bucket(clients: ClientFactory) -> None:
+    """An existing bucket and key with every setting below the baseline: every write path."""
+    s3, kms = clients("s3", "eu-west-2"), clients("kms", "eu-west-2")
+    key = kms.create_key()["KeyMetadata"]
+    kms.create_alias(AliasName="alias/other", TargetKeyId=key["KeyId"])
+    s3.create_bucket(
+        Bucket="weak-state", CreateBucketConfiguration={"LocationConstraint": "eu-west-2"}
+    )
+
+
+def test_the_permission_list_covers_every_call_bootstrap_makes(clients: ClientFactory) -> None:
+    """Calls recorded from real runs (fresh account; adoption of an existing bucket and key),
+    compared with the documented list in both directions."""
+    recorder = _Recorder(clients)
+    bootstrap(recorder)  # fresh: creates the bucket and the key
+    bootstrap(recorder)  # re-run: reads only
+    _weaker_bucket(clients)
+    bootstrap(recorder, region="eu-west-2", bucket="weak-state", alias="alias/other")
+    assert recorder.calls == set(IAM_ACTIONS)
+    needed = {action for call in recorder.calls for action in IAM_ACTIONS[call]}
+    assert needed == set(REQUIRED_PERMISSIONS)
+    # Tags passed to CreateKey need kms:TagResource as well (KMS developer guide).
+    assert all("Tags" in params for params in recorder.params["kms:CreateKey"])
+    assert "kms:TagResource" in REQUIRED_PERMISSIONS
+    assert iam_policy()["Statement"][0]["Action"] == list(REQUIRED_PERMISSIONS)
+
+
+def _documented_actions(call: str) -> set[str]:
+    """The IAM actions AWS's API reference (as shipped in botocore's models) names for a call."""
+    service, operation = call.split(":")
+    model = botocore.session.get_session().get_service_model(service)
+    text = model.operation_model(operation).documentation
+    return set(re.findall(rf"\b{service}:[A-Za-z]+", text))
+
+
+@pytest.mark.parametrize("call", sorted(IAM_ACTIONS))
+def test_each_permission_is_the_one_aws_documents_for_the_call(call: str) -> None:
+    documented = _documented_actions(call)
+    for action in IAM_ACTIONS[call]:
+        # Where the reference names actions, ours are among them (s3:HeadBucket is authorised
+        # as s3:ListBucket); where it names none, the action is the operation's own name.
+        assert action in documented or (not documented and action == call), (call, action)
+
+
+def _denying_kms(clients: ClientFactory) -> Callable[[str, str], Any]:
+    kms = boto3.client("kms", region_name="us-east-1")
+    stubber = Stubber(kms)
+    stubber.add_client_error(
+        "describe_key", service_error_code="NotFoundException", http_status_code=400
+    )
+    stubber.add_client_error(
+        "create_key", service_error_code="AccessDeniedException", http_status_code=400
+    )
+    stubber.activate()
+    return lambda service, region: kms if service == "kms" else clients(service, region)
+
+
+def test_a_denied_call_names_the_permissions_it_needs(clients: ClientFactory) -> None:
+    with pytest.raises(OpsError) as error:
+        bootstrap(_denying_kms(clients))
+    assert str(error.value) == (
+        "kms:CreateKey was denied: bootstrap needs kms:CreateKey, kms:TagResource "
+        f"(all {len(REQUIRED_PERMISSIONS)} actions: docs/operations.md)"
+    )

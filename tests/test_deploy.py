@@ -12,11 +12,13 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from moto import mock_aws
 
 from tap.cli import main
 from tap.ops import automation, delegation
@@ -28,14 +30,29 @@ from tests.fake_pulumi import FakePulumi, install
 BACKEND = "s3://tap-pulumi-state-123456789012-us-east-1?region=us-east-1&awssdk=v2"
 VPC_URN = "urn:pulumi:dev::tap::tap:network:Network$aws:ec2/vpc:Vpc::us-east-1-network-vpc"
 SG_URN = "urn:pulumi:dev::tap::aws:ec2/securityGroup:SecurityGroup::us-east-1-alb-sg"
-DRIFT = [
+DRIFT: list[dict[str, Any]] = [
     {"op": "update", "type": "aws:ec2/vpc:Vpc", "urn": VPC_URN, "diffs": ["tags"]},
     {"op": "replace", "type": "aws:ec2/securityGroup:SecurityGroup", "urn": SG_URN},
 ]
 
 
 @pytest.fixture
-def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakePulumi:
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto in-process: STS answers get_caller_identity with moto's account 123456789012."""
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(key, raising=False)
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aws: None) -> FakePulumi:
     return install(tmp_path / "fake", monkeypatch)
 
 
@@ -96,12 +113,12 @@ def test_up_streams_engine_output_while_the_engine_is_still_running(fake: FakePu
     lines = ["Updating (dev):", " +  aws:ec2:Vpc us-east-1-network-vpc creating (1s)"]
     # The fake stops after the first line until the test has seen it on deploy.py's stdout,
     # so the command can only succeed if output is forwarded line by line, not at exit.
-    fake.configure(lines=lines, handshake=lines[0], changes=DRIFT[:1])
+    fake.configure(lines_up=lines, handshake=lines[0], changes=DRIFT[:1])
     out = ReleasingStream(lines[0], fake)
-    run = Run(["up", "--stack", "dev", "--backend", BACKEND], out=out)
+    run = Run(["up", "--stack", "dev", "--backend", BACKEND, "--yes"], out=out)
     assert run.code == ExitCode.OK, run.err.getvalue()
-    assert run.stdout[:2] == lines
-    assert run.stdout[2] == "up dev: update 1"
+    assert run.stdout[-4:-2] == lines
+    assert run.stdout[-2] == "up dev: update 1"
 
 
 def test_preview_runs_the_repo_program_on_the_named_backend(fake: FakePulumi) -> None:
@@ -119,7 +136,13 @@ def test_preview_runs_the_repo_program_on_the_named_backend(fake: FakePulumi) ->
     assert call["cwd"] == str(REPO_ROOT)
     assert call["env"]["PULUMI_BACKEND_URL"] == BACKEND
     assert call["env"]["PULUMI_AUTOMATION_API"] == "true"
-    assert run.stdout == ["Previewing update (dev):", "preview of dev: replace 1, update 1"]
+    assert run.stdout == [
+        "Previewing update (dev):",
+        "preview of dev: replace 1, update 1",
+        "  update             aws:ec2/vpc:Vpc us-east-1-network-vpc [tags]",
+        "  replace            aws:ec2/securityGroup:SecurityGroup us-east-1-alb-sg",
+        "policy: passed",  # the repository's pack ran (no violation)
+    ]
 
 
 def test_backend_comes_from_the_environment_when_no_flag(
@@ -146,9 +169,13 @@ def test_no_backend_is_a_usage_error_before_any_cli_call(fake: FakePulumi) -> No
     assert fake.calls() == []
 
 
-def test_a_new_stack_is_created_with_the_kms_secrets_provider(fake: FakePulumi) -> None:
+def test_a_new_stack_is_created_with_the_kms_secrets_provider(
+    fake: FakePulumi, tmp_path: Path
+) -> None:
+    project = _project_copy(tmp_path, with_policy=False, stack="staging")
     fake.configure(stacks=[])
-    assert deploy("preview", "--stack", "staging", "--backend", BACKEND).code == ExitCode.OK
+    run = deploy("preview", "--stack", "staging", "--backend", BACKEND, "--work-dir", str(project))
+    assert run.code == ExitCode.OK, run.err.getvalue()
     assert DEFAULT_SECRETS_PROVIDER == "awskms://alias/tap-pulumi-secrets?region=us-east-1"
     assert fake.command("stack", "init") == [
         "stack",
@@ -160,13 +187,46 @@ def test_a_new_stack_is_created_with_the_kms_secrets_provider(fake: FakePulumi) 
     assert fake.stacks() == ["staging"]
 
 
-def test_secrets_provider_flag_and_existing_stacks(fake: FakePulumi) -> None:
+@pytest.mark.parametrize(
+    ("backend", "region"),
+    [
+        ("s3://tap-state-eu?region=eu-west-1&awssdk=v2", "eu-west-1"),
+        ("s3://tap-state-ap?awssdk=v2&region=ap-southeast-2", "ap-southeast-2"),
+        ("s3://tap-state-somewhere", "us-east-1"),  # no region in the URL: bootstrap's default
+    ],
+)
+def test_a_new_stack_gets_the_key_of_the_backend_region_and_the_user_is_told_to_commit(
+    fake: FakePulumi, tmp_path: Path, backend: str, region: str
+) -> None:
+    project = _project_copy(tmp_path, with_policy=False, stack="staging")
+    fake.configure(stacks=[])
+    run = deploy("preview", "--stack", "staging", "--backend", backend, "--work-dir", str(project))
+    assert run.code == ExitCode.OK, run.err.getvalue()
+    provider = f"awskms://alias/tap-pulumi-secrets?region={region}"
+    assert fake.command("stack", "init")[-1] == provider
+    stack_file = yaml.safe_load((project / "Pulumi.staging.yaml").read_text())
+    assert stack_file["secretsprovider"] == provider  # what `stack init` wrote
+    assert run.stdout[:2] == [
+        f"created stack staging in {backend} (secrets provider {provider})",
+        "note: Pulumi.staging.yaml now holds the stack's secretsprovider and encryptedkey (the "
+        "data key its secret config values are encrypted with): commit it",
+    ]
+    # An existing stack is selected: no stack file edit, nothing to say.
+    again = deploy(
+        "preview", "--stack", "staging", "--backend", backend, "--work-dir", str(project)
+    )
+    assert not any(line.startswith(("created stack", "note:")) for line in again.stdout)
+
+
+def test_secrets_provider_flag_and_existing_stacks(fake: FakePulumi, tmp_path: Path) -> None:
+    project = _project_copy(tmp_path, with_policy=False)
     custom = "awskms://alias/other?region=eu-west-1"
     fake.configure(stacks=[])
-    deploy("preview", "--stack", "dev", "--backend", BACKEND, "--secrets-provider", custom)
+    argv = ["preview", "--stack", "dev", "--backend", BACKEND, "--work-dir", str(project)]
+    deploy(*argv, "--secrets-provider", custom)
     assert fake.command("stack", "init")[-1] == custom
     # Second run: the stack exists, so it is selected and never re-initialised.
-    deploy("preview", "--stack", "dev", "--backend", BACKEND, "--secrets-provider", custom)
+    deploy(*argv, "--secrets-provider", custom)
     assert [c[:2] for c in fake.commands()].count(["stack", "init"]) == 1
 
 
@@ -218,13 +278,30 @@ def test_drift_check_passes_when_nothing_changed(fake: FakePulumi, tmp_path: Pat
     assert run.stdout == ["no drift: stack prod matches the program"]
 
 
-@pytest.mark.parametrize("command", ["preview", "up"])
+@pytest.mark.parametrize("command", ["up", "refresh", "destroy"])
 def test_lock_held_by_another_update_exits_3(fake: FakePulumi, command: str) -> None:
-    fake.configure(fail="locked")
-    run = deploy(command, "--stack", "dev", "--backend", BACKEND)
+    fake.configure(changes=DRIFT[:1])
+    fake.hold_lock("dev")
+    yes = [] if command == "refresh" else ["--yes"]
+    run = deploy(command, "--stack", "dev", "--backend", BACKEND, *yes)
     assert run.code == ExitCode.LOCKED == 3
     assert run.error.startswith("error: stack dev is locked by another update: the stack is")
     assert len(run.error) < 300
+    assert fake.locked("dev")  # someone else's lock: never removed
+
+
+def test_a_preview_takes_no_lock_so_the_drift_check_runs_during_an_update(
+    fake: FakePulumi,
+) -> None:
+    """The S3 backend locks only updates (pulumi/pulumi#8973): a drift check never answers
+    "locked"; it previews while another update holds the lock."""
+    fake.configure(changes=ENGINE_DRIFT, unchanged=40)
+    fake.hold_lock("dev")
+    run = deploy("preview", "--stack", "dev", "--backend", BACKEND, "--expect-no-changes")
+    assert run.code == ExitCode.DRIFT
+    fake.configure(unchanged=40)
+    assert deploy("preview", "--stack", "dev", "--backend", BACKEND).code == ExitCode.OK
+    assert fake.locked("dev")
 
 
 def test_engine_failure_exits_1_with_one_error_line(fake: FakePulumi) -> None:
@@ -267,11 +344,12 @@ def test_too_old_cli_is_refused_by_the_version_check(fake: FakePulumi) -> None:
     assert fake.commands() == [["version"]]
 
 
-def _project_copy(tmp_path: Path, with_policy: bool) -> Path:
+def _project_copy(tmp_path: Path, with_policy: bool, stack: str = "dev") -> Path:
+    """A copy of the project with Pulumi.dev.yaml as the stack file of `stack`."""
     project = tmp_path / ("with-policy" if with_policy else "no-policy")
     project.mkdir()
-    for name in ("Pulumi.yaml", "Pulumi.dev.yaml"):
-        shutil.copy(REPO_ROOT / name, project / name)
+    shutil.copy(REPO_ROOT / "Pulumi.yaml", project / "Pulumi.yaml")
+    shutil.copy(REPO_ROOT / "Pulumi.dev.yaml", project / f"Pulumi.{stack}.yaml")
     if with_policy:
         (project / "policy").mkdir()
         (project / "policy" / "PulumiPolicy.yaml").write_text("runtime: python\n")
@@ -287,16 +365,17 @@ def test_policy_pack_applies_to_preview_and_up_when_present(
         argv = [command, "--stack", "dev", "--backend", BACKEND, "--work-dir", str(project)]
         assert deploy(*argv).code == ExitCode.OK
     expected = ["--policy-pack", str(project / "policy")]
-    for command in ("preview", "up"):
-        args = fake.command(command)
-        assert _contains(args, expected) == with_policy, args
-        assert fake.call(command)["cwd"] == str(project)
+    engine_runs = [c for c in fake.calls() if c["argv"][1:2] in (["preview"], ["up"])]
+    assert [c["argv"][1] for c in engine_runs] == ["preview", "preview", "up"]  # up previews first
+    for call in engine_runs:
+        assert _contains(call["argv"], expected) == with_policy, call["argv"]
+        assert call["cwd"] == str(project)
     assert "--policy-pack" not in fake.command("refresh")
 
 
 def test_up_arguments_and_follow_up_calls(fake: FakePulumi) -> None:
     fake.configure(changes=DRIFT[:1], unchanged=2)
-    run = deploy("up", "--stack", "staging", "--backend", BACKEND)
+    run = deploy("up", "--stack", "staging", "--backend", BACKEND, "--yes")
     assert run.code == ExitCode.OK
     up = fake.command("up")
     assert up[:3] == ["up", "--yes", "--skip-preview"]
@@ -346,9 +425,13 @@ def test_dev_destroy_without_yes_asks_and_needs_a_terminal(fake: FakePulumi) -> 
 @pytest.mark.parametrize(
     ("flags", "typed", "message"),
     [
-        ([], None, "refusing to destroy stack prod (environment prod) without --force"),
-        (["--yes"], "prod", "refusing to destroy stack prod (environment prod) without --force"),
-        (["--force"], None, "prod destroy needs the stack name typed back: pass --confirm prod"),
+        ([], None, "refusing to destroy stack prod ("),
+        (["--yes"], "prod", "refusing to destroy stack prod ("),
+        (
+            ["--force"],
+            None,
+            "destroying production stack prod needs its name typed back: pass --confirm prod",
+        ),
         (["--force"], "dev", "confirmation 'dev' does not match stack prod; nothing destroyed"),
         (["--force", "--confirm", "staging"], None, "confirmation 'staging' does not match"),
     ],
@@ -372,26 +455,67 @@ def test_prod_destroy_with_force_and_the_name_typed_back(
     assert len(run.prompts) == (1 if typed else 0)
 
 
-def test_destroy_guard_follows_the_environment_not_the_stack_name(
+def test_destroy_guard_follows_the_config_not_the_stack_name(
+    fake: FakePulumi, tmp_path: Path
+) -> None:
+    # "blue" is production by its config (prod's, with a domain it owns) ...
+    project = _prod_project(tmp_path)
+    (project / "Pulumi.prod.yaml").rename(project / "Pulumi.blue.yaml")
+    with (project / "Pulumi.blue.yaml").open("a") as stack_file:
+        stack_file.write("  tap:production: true\n")
+    run = deploy(
+        "destroy", "--stack", "blue", "--backend", BACKEND, "--yes", "--work-dir", str(project)
+    )
+    assert run.code == ExitCode.USAGE
+    assert run.error.startswith(
+        "error: refusing to destroy stack blue (production) without --force"
+    )
+    # ... and a stack named prod whose config says it is not, is not.
+    shutil.copy(REPO_ROOT / "Pulumi.dev.yaml", project / "Pulumi.prod.yaml")
+    with (project / "Pulumi.prod.yaml").open("a") as stack_file:
+        stack_file.write("  tap:production: false\n")
+    run = deploy(
+        "destroy", "--stack", "prod", "--backend", BACKEND, "--yes", "--work-dir", str(project)
+    )
+    assert run.code == ExitCode.OK, run.err.getvalue()
+    assert fake.command("destroy")[-2:] == ["--stack", "prod"]
+
+
+def test_a_stack_whose_config_does_not_validate_is_guarded_as_production(
     fake: FakePulumi, tmp_path: Path
 ) -> None:
     project = _project_copy(tmp_path, with_policy=False)
-    stack_file = project / "Pulumi.dev.yaml"
-    stack_file.write_text(
-        stack_file.read_text().replace("config:\n", "config:\n  tap:environment: prod\n")
-    )
-    run = deploy(
-        "destroy", "--stack", "dev", "--backend", BACKEND, "--yes", "--work-dir", str(project)
-    )
-    assert run.code == ExitCode.USAGE
-    assert "environment prod" in run.error
+    with (project / "Pulumi.dev.yaml").open("a") as stack_file:
+        stack_file.write("  tap:no_such_key: 1\n")
+    argv = ["destroy", "--stack", "dev", "--backend", BACKEND, "--work-dir", str(project)]
+    refused = deploy(*argv, "--yes")
+    assert refused.code == ExitCode.USAGE
+    assert "its config does not validate, so it is guarded as production" in refused.error
+    assert deploy(*argv, "--force", "--confirm", "dev").code == ExitCode.OK
 
 
 def test_usage_errors_are_one_line_with_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["preview", "--stack", "qa"]) == ExitCode.USAGE
+    assert main(["preview", "--stack", "dev", "--no-such-flag"]) == ExitCode.USAGE
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert "invalid choice: 'qa'" in err
+    assert "unrecognized arguments: --no-such-flag" in err
+
+
+@pytest.mark.parametrize("command", ["preview", "up", "refresh", "destroy", "outputs", "verify"])
+def test_a_stack_without_a_stack_file_is_one_line(fake: FakePulumi, command: str) -> None:
+    run = deploy(command, "--stack", "qa", "--backend", BACKEND)
+    assert run.code == ExitCode.USAGE
+    assert run.error == (
+        f"error: no stack file Pulumi.qa.yaml in {REPO_ROOT} (stacks: dev, prod, staging); a "
+        "stack is any name with a Pulumi.<name>.yaml: copy one to start a new stack"
+    )
+    assert run.err.getvalue().count("\n") == 1
+    assert fake.calls() == []
+    bad = deploy(command, "--stack", "../etc/passwd", "--backend", BACKEND)
+    assert (
+        bad.error
+        == "error: invalid stack name '../etc/passwd': letters, digits, '-', '_' and '.' only"
+    )
 
 
 def test_deploy_py_exits_with_the_drift_code(fake: FakePulumi) -> None:
@@ -507,8 +631,8 @@ def zone_program(stack: str = "prod") -> dict[str, Any]:
 
 def up_prod(project: Path, resolve_ns: delegation.Resolver = no_dns, *flags: str) -> Run:
     return deploy(
-        "up", "--stack", "prod", "--backend", BACKEND, "--work-dir", str(project), *flags,
-        resolve_ns=resolve_ns,
+        "up", "--stack", "prod", "--backend", BACKEND, "--work-dir", str(project), "--yes",
+        *flags, resolve_ns=resolve_ns,
     )  # fmt: skip
 
 
@@ -560,10 +684,9 @@ def test_the_shipped_placeholder_domain_stops_preview_and_up(
     assert fake.calls() == []
 
 
-def test_a_missing_stack_file_is_validated_as_empty_config(
-    fake: FakePulumi, tmp_path: Path
-) -> None:
+def test_an_empty_stack_file_is_validated_as_empty_config(fake: FakePulumi, tmp_path: Path) -> None:
     project = _project_copy(tmp_path, with_policy=False)
+    (project / "Pulumi.staging.yaml").write_text("")
     run = deploy("up", "--stack", "staging", "--backend", BACKEND, "--work-dir", str(project))
     assert run.code == ExitCode.USAGE
     assert run.error.startswith("error: Pulumi.staging.yaml: invalid config tap:")
@@ -600,9 +723,13 @@ def test_first_up_creates_the_zone_alone_prints_its_name_servers_and_waits(
     assert fake.state("prod") == targets
     assert public.asked == [OWN_DOMAIN]
     stdout = run.stdout
+    assert stdout[0] == "account: 123456789012 (stack prod)"
+    assert stdout[1].startswith("created stack prod in ")
     assert (
-        stdout[0] == f"delegation: creating the hosted zone of {OWN_DOMAIN} first (targeted update)"
+        stdout[3] == f"delegation: creating the hosted zone of {OWN_DOMAIN} first (targeted update)"
     )
+    # The zone-only update was previewed (with the same targets) before it was applied.
+    assert fake.command("preview")[fake.command("preview").index("--target") + 1] == targets[0]
     assert f"delegation: {OWN_DOMAIN} is not delegated to the stack's hosted zone yet" in stdout
     assert "  public NS records now: none (the domain does not exist in public DNS (NXDOMAIN))" in (
         stdout
@@ -647,7 +774,7 @@ def test_the_whole_first_deploy_new_stack_then_waiting_then_delegated(
     assert done.code == ExitCode.OK, done.err.getvalue()
     assert fake.updates() == [delegation.zone_targets("prod"), []]  # then the full update
     assert public.asked == [OWN_DOMAIN] * 3
-    assert done.stdout[0] == f"delegation: {OWN_DOMAIN} is delegated to the stack's hosted zone"
+    assert done.stdout[1] == f"delegation: {OWN_DOMAIN} is delegated to the stack's hosted zone"
     assert done.stdout[-2:] == ["up prod: update 1", "next: python deploy.py verify --stack prod"]
     assert len(fake.state("prod")) == len(zone_program()["program"])
 
@@ -697,3 +824,294 @@ def test_a_failed_targeted_update_is_one_error_line(fake: FakePulumi, tmp_path: 
     assert run.code == ExitCode.FAILED
     assert run.error.startswith("error: pulumi failed on stack prod: creating EC2 VPC")
     assert fake.updates() == [delegation.zone_targets("prod")]
+
+
+# --- Issue 12: preview, confirm, apply what was previewed; any stack; any account; DR wiring ---
+
+CREATE_DB = {
+    "op": "create",
+    "type": "aws:rds/instance:Instance",
+    "urn": "urn:pulumi:dev::tap::aws:rds/instance:Instance::us-east-1-db",
+}
+
+
+def test_up_previews_then_asks_then_applies(fake: FakePulumi) -> None:
+    fake.configure(changes=DRIFT, unchanged=3)
+    run = deploy("up", "--stack", "dev", "--backend", BACKEND, ask="y")
+    assert run.code == ExitCode.OK, run.err.getvalue()
+    assert run.prompts == ["Apply these changes to stack dev? [y/N] "]
+    verbs = [c[0] for c in fake.commands() if c[0] in ("preview", "up")]
+    assert verbs == ["preview", "up"]
+    stdout = run.stdout
+    assert stdout[0] == "account: 123456789012 (stack dev)"
+    assert stdout[1:5] == [
+        "preview of dev: replace 1, update 1",
+        "  update             aws:ec2/vpc:Vpc us-east-1-network-vpc [tags]",
+        "  replace            aws:ec2/securityGroup:SecurityGroup us-east-1-alb-sg",
+        "policy: passed",
+    ]
+    assert stdout[-2] == "up dev: replace 1, same 3, update 1"
+
+
+@pytest.mark.parametrize("answer", ["n", "", "no way"])
+def test_up_not_confirmed_changes_nothing(fake: FakePulumi, answer: str) -> None:
+    fake.configure(changes=DRIFT)
+    run = deploy("up", "--stack", "dev", "--backend", BACKEND, ask=answer)
+    assert run.code == ExitCode.USAGE
+    assert run.error == "error: up of dev not confirmed; nothing changed"
+    assert "up" not in [c[0] for c in fake.commands()]
+
+
+def test_up_without_a_terminal_needs_yes(fake: FakePulumi) -> None:
+    fake.configure(changes=DRIFT)
+    run = deploy("up", "--stack", "dev", "--backend", BACKEND, ask=None)
+    assert run.code == ExitCode.USAGE
+    assert run.error == (
+        "error: up of dev needs --yes when not run at a terminal (the preview above is what it "
+        "would apply)"
+    )
+    assert run.err.getvalue().count("\n") == 1
+    assert "up" not in [c[0] for c in fake.commands()]
+    assert deploy("up", "--stack", "dev", "--backend", BACKEND, "--yes").code == ExitCode.OK
+
+
+def test_a_production_stack_without_yes_or_terminal_is_refused(
+    fake: FakePulumi, tmp_path: Path
+) -> None:
+    fake.configure(changes=DRIFT)
+    run = up_prod(_prod_project(tmp_path), no_dns, "--skip-delegation-check")
+    assert run.code == ExitCode.OK  # up_prod passes --yes
+    run = deploy(
+        "up", "--stack", "prod", "--backend", BACKEND, "--skip-delegation-check",
+        "--work-dir", str(_prod_project(tmp_path)), ask=None,
+    )  # fmt: skip
+    assert run.code == ExitCode.USAGE
+    assert run.error == (
+        "error: refusing to update production stack prod without a terminal to confirm at: "
+        "review the preview above and pass --yes"
+    )
+    assert run.err.getvalue().count("\n") == 1
+
+
+def test_no_changes_need_no_confirmation(fake: FakePulumi) -> None:
+    fake.configure(unchanged=40)
+    run = deploy("up", "--stack", "dev", "--backend", BACKEND, ask=None)
+    assert run.code == ExitCode.OK, run.err.getvalue()
+    assert run.prompts == []
+    assert run.stdout[-2] == "up dev: same 40"
+
+
+def test_a_mandatory_policy_violation_stops_at_the_preview(fake: FakePulumi) -> None:
+    fake.configure(
+        changes=[CREATE_DB],
+        policy=[
+            {
+                "level": "mandatory",
+                "policy": "rds-storage-encrypted",
+                "urn": CREATE_DB["urn"],
+                "message": "RDS instances must have storage encryption enabled.",
+            },
+            {"level": "advisory", "policy": "tags", "urn": "", "message": "Owner tag missing"},
+        ],
+    )
+    run = deploy("up", "--stack", "dev", "--backend", BACKEND, "--yes")
+    assert run.code == ExitCode.FAILED
+    assert "up" not in [c[0] for c in fake.commands()]  # nothing applied
+    assert fake.applied() == []
+    assert (
+        "  mandatory tap-policy/rds-storage-encrypted us-east-1-db: RDS instances must have "
+        "storage encryption enabled."
+    ) in run.stdout
+    assert "  advisory  tap-policy/tags (stack): Owner tag missing" in run.stdout
+    assert run.error == (
+        "error: the preview of stack dev violates 1 mandatory polic(ies) (listed above); nothing "
+        "was changed"
+    )
+
+
+def test_an_advisory_violation_is_shown_and_does_not_stop(fake: FakePulumi) -> None:
+    fake.configure(
+        changes=[CREATE_DB],
+        policy=[{"level": "advisory", "policy": "tags", "urn": "", "message": "Owner missing"}],
+    )
+    run = deploy("up", "--stack", "dev", "--backend", BACKEND, "--yes")
+    assert run.code == ExitCode.OK, run.err.getvalue()
+    assert "policy: passed with 1 advisory warning(s)" in run.stdout
+
+
+def test_an_update_that_would_do_more_than_its_preview_is_cancelled(fake: FakePulumi) -> None:
+    """The preview showed one update; the update itself starts creating a database first: it
+    is cancelled before any later step starts (the surprising step in flight finishes)."""
+    later: dict[str, Any] = {**DRIFT[0], "urn": VPC_URN.replace("us-east-1", "us-west-2")}
+    fake.configure(
+        changes=DRIFT[:1],
+        up_changes=[DRIFT[0], CREATE_DB, later],
+        step_seconds=1.0,
+    )
+    run = deploy("up", "--stack", "dev", "--backend", BACKEND, "--yes")
+    assert run.code == ExitCode.DIVERGED == 8
+    assert fake.applied() == [("update", VPC_URN), ("create", CREATE_DB["urn"])]
+    assert fake.sigints() == ["up"]  # one graceful cancel
+    assert not fake.locked("dev")
+    assert run.error == (
+        "error: the update of stack dev started a change its preview did not show (create "
+        "aws:rds/instance:Instance us-east-1-db); deploy.py cancelled it (the operations in "
+        "flight finished, no later one started): run `deploy.py up --stack dev` again to "
+        "preview and confirm"
+    )
+
+
+def test_an_update_that_does_what_it_previewed_is_not_disturbed(fake: FakePulumi) -> None:
+    sg_type = "aws:ec2/securityGroup:SecurityGroup"
+    replace = [
+        {"op": "create-replacement", "type": sg_type, "urn": SG_URN},
+        DRIFT[1],
+        {"op": "delete-replaced", "type": sg_type, "urn": SG_URN},
+    ]
+    fake.configure(changes=ENGINE_DRIFT, up_changes=[DRIFT[0], *replace])
+    run = deploy("up", "--stack", "dev", "--backend", BACKEND, "--yes")
+    assert run.code == ExitCode.OK, run.err.getvalue()
+    assert fake.sigints() == []
+
+
+def test_drift_message_names_the_cures_and_not_refresh(fake: FakePulumi) -> None:
+    fake.configure(changes=ENGINE_DRIFT)
+    run = deploy("preview", "--stack", "dev", "--backend", BACKEND, "--expect-no-changes")
+    assert run.code == ExitCode.DRIFT
+    assert run.error == (
+        "error: stack dev has drifted: 2 change(s) proposed (replace 1, update 1); "
+        "`deploy.py up --stack dev` restores what the program declares, or change the "
+        "program/Pulumi.dev.yaml to keep the cloud's values (`refresh` alone does not clear "
+        "drift)"
+    )
+
+
+def test_a_fourth_stack_file_works_without_code_changes(fake: FakePulumi, tmp_path: Path) -> None:
+    project = _project_copy(tmp_path, with_policy=True, stack="qa")
+    fake.configure(stacks=[], changes=[CREATE_DB], outputs={})
+    common = ["--stack", "qa", "--backend", BACKEND, "--work-dir", str(project)]
+    assert deploy("preview", *common).code == ExitCode.OK
+    up = deploy("up", *common, "--yes")
+    assert up.code == ExitCode.OK, up.err.getvalue()
+    assert fake.command("up")[-2:] == ["--stack", "qa"]
+    assert up.stdout[-1] == "next: python deploy.py verify --stack qa"
+    outputs = tmp_path / "qa-outputs.json"
+    outputs.write_text('{"deployment_summary": {"environment": "qa"}, "regions": {}}')
+    verified = deploy("verify", *common, "--outputs", str(outputs))
+    # Past the stack, its environment and its account: verify's own verdict on the outputs.
+    assert "no stack file" not in verified.err.getvalue()
+    assert "environment" not in verified.err.getvalue()
+    assert verified.code in (ExitCode.OK, ExitCode.FAILED)
+
+
+def _other_account_project(tmp_path: Path) -> Path:
+    project = _project_copy(tmp_path, with_policy=False)
+    with (project / "Pulumi.dev.yaml").open("a") as stack_file:
+        stack_file.write("  tap:aws:\n    account_id: '210987654321'\n")
+    return project
+
+
+@pytest.mark.parametrize("command", ["up", "verify"])
+def test_credentials_of_another_account_are_refused_before_the_stack(
+    fake: FakePulumi, tmp_path: Path, command: str
+) -> None:
+    project = _other_account_project(tmp_path)
+    run = deploy(command, "--stack", "dev", "--backend", BACKEND, "--work-dir", str(project))
+    assert run.code == ExitCode.USAGE
+    assert run.error == (
+        "error: stack dev deploys into account 210987654321 (tap:aws), but the credentials "
+        "resolve to account 123456789012"
+    )
+    assert run.err.getvalue().count("\n") == 1
+    assert fake.calls() == []  # no CLI run: the stack was not touched
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("- just\n- a list\n", "error: Pulumi.dev.yaml is not a stack file: expected a mapping"),
+        ("config: [1, 2]\n", "error: Pulumi.dev.yaml: config: must be a mapping of keys to"),
+        ("config:\n  tap:regions: [\n", "error: Pulumi.dev.yaml is not valid YAML: "),
+    ],
+)
+@pytest.mark.parametrize("command", ["destroy", "verify", "preview", "up"])
+def test_a_malformed_stack_file_is_one_line(
+    fake: FakePulumi, tmp_path: Path, command: str, content: str, message: str
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Pulumi.dev.yaml").write_text(content)
+    run = deploy(command, "--stack", "dev", "--backend", BACKEND, "--work-dir", str(project))
+    assert run.code == ExitCode.USAGE
+    assert run.error.startswith(message)
+    assert run.err.getvalue().count("\n") == 1
+    assert fake.calls() == []
+
+
+class StubDr:
+    """Stands in for tap/ops/dr.py (written in parallel): records what the CLI hands over."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+
+    def run_status(self, *args: Any) -> ExitCode:
+        self.calls.append(("status", args))
+        args[-1]("dr status: stub")
+        return ExitCode.OK
+
+    def run_promote(self, *args: Any) -> ExitCode:
+        self.calls.append(("promote", args))
+        engine = args[5]
+        engine.refresh()
+        engine.up(["urn:pulumi:dev::tap::aws:rds/instance:Instance::us-west-2-db"])
+        return ExitCode.OK
+
+
+@pytest.fixture
+def stub_dr(monkeypatch: pytest.MonkeyPatch) -> StubDr:
+    stub = StubDr()
+    module = type(sys)("tap.ops.dr")
+    module.run_status = stub.run_status  # type: ignore[attr-defined]
+    module.run_promote = stub.run_promote  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "tap.ops.dr", module)
+    return stub
+
+
+def test_dr_status_wiring(fake: FakePulumi, stub_dr: StubDr) -> None:
+    fake.configure(outputs={"regions": {"us-east-1": {}}, "db": "s3cr3t"}, secret_outputs=["db"])
+    run = deploy("dr", "status", "--stack", "dev", "--backend", BACKEND)
+    assert run.code == ExitCode.OK, run.err.getvalue()
+    ((name, args),) = stub_dr.calls
+    config, stack, outputs, clients = args[:4]
+    assert (name, stack, config.environment) == ("status", "dev", "dev")
+    assert outputs == {"regions": {"us-east-1": {}}, "db": "s3cr3t"}  # secrets shown
+    assert clients("sts", "us-east-1").get_caller_identity()["Account"] == "123456789012"
+    assert run.stdout == ["dr status: stub"]
+
+
+def test_dr_promote_wiring_runs_refresh_and_targeted_up_on_the_engine(
+    fake: FakePulumi, stub_dr: StubDr
+) -> None:
+    db = "urn:pulumi:dev::tap::aws:rds/instance:Instance::us-west-2-db"
+    fake.configure(outputs={}, program={db: ""})
+    run = deploy(
+        "dr", "promote", "--stack", "dev", "--region", "us-west-2", "--force",
+        "--backend", BACKEND,
+    )  # fmt: skip
+    assert run.code == ExitCode.OK, run.err.getvalue()
+    ((name, args),) = stub_dr.calls
+    assert name == "promote"
+    assert args[1:3] == ("dev", "us-west-2")
+    assert args[6] == REPO_ROOT / "Pulumi.dev.yaml"
+    assert args[7] is True
+    assert fake.command("refresh")[-2:] == ["--stack", "dev"]
+    assert fake.updates() == [["urn:pulumi:dev::tap::aws:rds/instance:Instance::us-west-2-db"]]
+    assert "refresh dev: no changes" in run.stdout
+
+
+def test_dr_needs_its_region_and_a_stack_file(fake: FakePulumi, stub_dr: StubDr) -> None:
+    assert deploy("dr", "promote", "--stack", "dev", "--backend", BACKEND).code == ExitCode.USAGE
+    run = deploy("dr", "status", "--stack", "qa", "--backend", BACKEND)
+    assert run.code == ExitCode.USAGE
+    assert run.error.startswith("error: no stack file Pulumi.qa.yaml")
+    assert stub_dr.calls == []

@@ -15,17 +15,34 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.session
 import pytest
+from botocore.credentials import CredentialResolver
+from botocore.exceptions import ClientError
 from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.rds.models import rds_backends
 from moto.server import ThreadedMotoServer
 
+from tap import config as tap_config
 from tap.cli import main
+from tap.ops import aws as tap_aws
 from tap.ops.aws import ClientFactory, client_factory
 from tap.ops.errors import ExitCode, OpsError
-from tap.ops.verify import Check, render_table, verify
+from tap.ops.verify import (
+    DB_BUSY_STATUSES,
+    DB_FAILED_STATUSES,
+    Check,
+    db_status_fails,
+    render_table,
+    run,
+    verify,
+)
+from tests.conftest import stack_config
 from tests.fake_pulumi import FakePulumi, install
 
 PRIMARY, SECONDARY = "us-east-1", "us-west-2"
+ACCOUNT = "123456789012"  # moto's account id
 CIDRS = {PRIMARY: "10.30", SECONDARY: "10.31"}
 AZ_COUNT = 2
 FQDN = "app.tap.example.com"
@@ -79,7 +96,10 @@ class World:
 
 
 def build_world(
-    clients: ClientFactory, environment: str = "prod", replica_deleted: bool = False
+    clients: ClientFactory,
+    environment: str = "prod",
+    replica_deleted: bool = False,
+    production: bool | None = None,
 ) -> World:
     """VPCs, ALBs with healthy targets, ASGs, primary DB + replica, DNS failover, a trail.
 
@@ -87,8 +107,9 @@ def build_world(
     that way rather than deleted afterwards: deleting a cross-region replica trips a moto bug
     in its primary's replica list, and promoting one leaves moto reporting its source.)
     """
+    production = environment == "prod" if production is None else production
     regions = {region: build_region(clients, region, environment) for region in CIDRS}
-    primary_db = build_primary_db(clients, regions[PRIMARY], environment)
+    primary_db = build_primary_db(clients, regions[PRIMARY], environment, production)
     regions[PRIMARY].update(primary_db)
     if replica_deleted:
         regions[SECONDARY].update(
@@ -104,6 +125,7 @@ def build_world(
     outputs = {
         "deployment_summary": {
             "environment": environment,
+            "production": production,  # as __main__ exports StackConfig.is_production
             "primary_region": PRIMARY,
             "regions": [PRIMARY, SECONDARY],
             "az_count": AZ_COUNT,
@@ -169,7 +191,7 @@ def build_region(clients: ClientFactory, region: str, environment: str) -> dict[
 
 
 def build_primary_db(
-    clients: ClientFactory, region_out: dict[str, Any], environment: str
+    clients: ClientFactory, region_out: dict[str, Any], environment: str, production: bool
 ) -> dict[str, Any]:
     rds = clients("rds", PRIMARY)
     identifier = f"{environment}-db-{PRIMARY}"
@@ -186,7 +208,7 @@ def build_primary_db(
         MasterUserPassword="not-a-real-password",
         AllocatedStorage=20,
         StorageEncrypted=True,
-        MultiAZ=environment == "prod",
+        MultiAZ=production,
         DBSubnetGroupName=identifier,
         EnableIAMDatabaseAuthentication=True,
     )["DBInstance"]
@@ -506,14 +528,24 @@ def test_a_missing_replica_fails_the_replica_check(moto_clients: ClientFactory) 
     assert by_key(checks)[(SECONDARY, "read replica")].detail.startswith("DBInstanceNotFound")
 
 
-def test_multi_az_is_required_in_prod_only(moto_clients: ClientFactory) -> None:
-    dev = build_world(moto_clients, environment="dev")
-    assert failed(verify(dev.outputs, moto_clients)) == []
-    # The same single-AZ database, read as a prod stack's: that one check fails.
-    dev.outputs["deployment_summary"]["environment"] = "prod"
-    checks = verify(dev.outputs, moto_clients)
+def test_multi_az_is_required_of_production_stacks_whatever_their_name(
+    moto_clients: ClientFactory,
+) -> None:
+    world = build_world(moto_clients, environment="qa")  # single-AZ, not production
+    summary = world.outputs["deployment_summary"]
+    assert failed(verify(world.outputs, moto_clients)) == []
+    # The same single-AZ database in a stack whose config says it is production: that check
+    # fails, although the environment is not called prod.
+    summary["production"] = True
+    checks = verify(world.outputs, moto_clients)
     assert failed(checks) == [(PRIMARY, "database")]
     assert by_key(checks)[(PRIMARY, "database")].detail == "not Multi-AZ (required in prod)"
+    # The stack config deploy.py passes decides over the outputs.
+    assert failed(verify(world.outputs, moto_clients, production=False)) == []
+    # Outputs written before `production` existed: environment prod still means production.
+    del summary["production"]
+    summary["environment"] = "prod"
+    assert failed(verify(world.outputs, moto_clients)) == [(PRIMARY, "database")]
 
 
 def test_absent_optional_groups_are_skipped_not_failed(moto_clients: ClientFactory) -> None:
@@ -762,3 +794,254 @@ def test_a_promoted_replica_is_checked_as_a_writable_database(
     assert (SECONDARY, "read replica") not in rows
     assert rows[(SECONDARY, "database")].passed
     assert rows[(SECONDARY, "database")].detail.startswith("prod-db-replica-promoted available")
+
+
+# --- RDS statuses -------------------------------------------------------------------------
+
+# Every DB instance status in the RDS user guide ("Viewing Amazon RDS DB instance status").
+DOCUMENTED_DB_STATUSES = (
+    "available",
+    "backing-up",
+    "configuring-enhanced-monitoring",
+    "configuring-iam-database-auth",
+    "configuring-log-exports",
+    "converting-to-vpc",
+    "creating",
+    "delete-precheck",
+    "deleting",
+    "failed",
+    "inaccessible-encryption-credentials",
+    "inaccessible-encryption-credentials-recoverable",
+    "incompatible-network",
+    "incompatible-option-group",
+    "incompatible-parameters",
+    "incompatible-restore",
+    "insufficient-capacity",
+    "maintenance",
+    "modifying",
+    "moving-to-vpc",
+    "rebooting",
+    "resetting-master-credentials",
+    "renaming",
+    "restore-error",
+    "starting",
+    "stopped",
+    "stopping",
+    "storage-config-upgrade",
+    "storage-full",
+    "storage-initialization",
+    "storage-optimization",
+    "upgrading",
+)
+ROUTINE_DB_STATUSES = (
+    "backing-up",
+    "storage-optimization",
+    "modifying",
+    "configuring-enhanced-monitoring",
+    "configuring-log-exports",
+    "upgrading",
+    "maintenance",
+    "renaming",
+    "rebooting",
+)
+FAILED_DB_STATUSES = (
+    "failed",
+    "storage-full",
+    "incompatible-parameters",
+    "incompatible-network",
+    "inaccessible-encryption-credentials",
+    "inaccessible-encryption-credentials-recoverable",
+    "insufficient-capacity",
+    "restore-error",
+    "stopped",
+)
+
+
+def _set_db_status(world: World, region: str, status: str) -> None:
+    """What RDS reports while it works on the instance (moto never leaves `available`)."""
+    identifier = world.region(region)["db_identifier"]
+    rds_backends[DEFAULT_ACCOUNT_ID][region].databases[identifier].status = status
+
+
+def test_every_documented_rds_status_is_classified() -> None:
+    for status in DOCUMENTED_DB_STATUSES:
+        busy = status == "available" or status in DB_BUSY_STATUSES
+        assert busy != (
+            status in DB_FAILED_STATUSES or status.startswith(("incompatible-", "inaccessible-"))
+        ), status
+        assert db_status_fails(status) is not busy, status
+
+
+@pytest.mark.parametrize("status", ROUTINE_DB_STATUSES)
+def test_routine_rds_work_is_not_a_failure(moto_clients: ClientFactory, status: str) -> None:
+    world = build_world(moto_clients)
+    _set_db_status(world, PRIMARY, status)
+    _set_db_status(world, SECONDARY, status)
+    checks = verify(world.outputs, moto_clients)
+    assert failed(checks) == []
+    rows = by_key(checks)
+    assert rows[(PRIMARY, "database")].detail == (
+        f"prod-db-us-east-1 {status} (routine), encrypted, Multi-AZ"
+    )
+    assert rows[(SECONDARY, "read replica")].detail.endswith(f", {status} (routine)")
+
+
+@pytest.mark.parametrize("status", FAILED_DB_STATUSES)
+def test_rds_states_that_need_an_operator_fail(moto_clients: ClientFactory, status: str) -> None:
+    world = build_world(moto_clients)
+    _set_db_status(world, PRIMARY, status)
+    checks = verify(world.outputs, moto_clients)
+    assert failed(checks) == [(PRIMARY, "database")]
+    assert by_key(checks)[(PRIMARY, "database")].detail == f"status {status}"
+
+
+def test_an_rds_status_verify_does_not_know_fails_naming_it(moto_clients: ClientFactory) -> None:
+    world = build_world(moto_clients)
+    _set_db_status(world, SECONDARY, "frobnicating")
+    checks = verify(world.outputs, moto_clients)
+    assert failed(checks) == [(SECONDARY, "read replica")]
+    assert by_key(checks)[(SECONDARY, "read replica")].detail == (
+        "status frobnicating (not a status verify knows)"
+    )
+
+
+# --- credentials and account ----------------------------------------------------------------
+
+
+def _no_credentials() -> ClientFactory:
+    """Clients of a session whose credential chain finds nothing (no env, files, IMDS...)."""
+    core = botocore.session.get_session()
+    core.register_component("credential_provider", CredentialResolver(providers=[]))
+    return client_factory(session=boto3.Session(botocore_session=core))
+
+
+class _Rejecting:
+    """A client of any service whose every call is answered `code` (e.g. an expired token)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code, self.message = code, message
+        self.calls = 0
+
+    def __getattr__(self, operation: str) -> Callable[..., Any]:
+        def call(**_: Any) -> Any:
+            self.calls += 1
+            error = {"Error": {"Code": self.code, "Message": self.message}}
+            raise ClientError(error, operation)  # type: ignore[arg-type]
+
+        return call
+
+
+def test_without_credentials_verify_stops_with_one_line(moto_clients: ClientFactory) -> None:
+    world = build_world(moto_clients)
+    with pytest.raises(OpsError) as error:
+        verify(world.outputs, _no_credentials())
+    assert (str(error.value), error.value.exit_code) == (
+        "no usable AWS credentials (Unable to locate credentials): set AWS_PROFILE or pass "
+        "--profile, or renew the session (e.g. `aws sso login`)",
+        ExitCode.FAILED,
+    )
+
+
+def test_an_expired_token_stops_at_the_first_call(moto_clients: ClientFactory) -> None:
+    world = build_world(moto_clients)
+    expired = _Rejecting("ExpiredToken", "The security token included in the request is expired")
+    with pytest.raises(OpsError, match=r"^no usable AWS credentials \(ExpiredToken: The sec"):
+        verify(world.outputs, lambda service, region: expired)
+    assert expired.calls == 1
+
+
+def test_a_missing_permission_fails_only_its_checks(moto_clients: ClientFactory) -> None:
+    """AccessDenied is not a credentials problem: the other checks still run."""
+    world = build_world(moto_clients)
+    denied = _Rejecting("AccessDeniedException", "not authorized to perform: cloudtrail:Get")
+
+    def clients(service: str, region: str) -> Any:
+        return denied if service == "cloudtrail" else moto_clients(service, region)
+
+    checks = verify(world.outputs, clients)
+    assert failed(checks) == [("global", "cloudtrail logging")]
+
+
+def _config(**changes: Any) -> tap_config.StackConfig:
+    raw = stack_config("prod")
+    raw.pop("dns")  # the shipped placeholder domain is refused; verify does not read it
+    raw.pop("edge", None)
+    return tap_config.parse_stack_config(
+        {**raw, **changes}, str(changes.get("environment", "prod"))
+    )
+
+
+def test_run_checks_a_stack_of_any_name_in_its_account(moto_clients: ClientFactory) -> None:
+    world = build_world(moto_clients, environment="prod-eu", production=True)
+    config = _config(environment="prod-eu", production=True, aws={"account_id": ACCOUNT})
+    lines: list[str] = []
+    code = run(config.aws, "prod-eu", "prod-eu", world.outputs, moto_clients, lines.append, True)
+    assert code == ExitCode.OK
+    table = "\n".join(lines).splitlines()
+    assert table[0].split() == ["REGION", "CHECK", "RESULT", "DETAIL"]
+    assert table[-1] == "18 passed, 0 failed, 1 skipped"
+
+
+def test_run_refuses_credentials_of_another_account(moto_clients: ClientFactory) -> None:
+    world = build_world(moto_clients)
+    config = _config(aws={"account_id": "210987654321"})
+    lines: list[str] = []
+    with pytest.raises(OpsError) as error:
+        run(config.aws, "prod", "prod", world.outputs, moto_clients, lines.append)
+    assert (str(error.value), error.value.exit_code) == (
+        f"stack prod deploys into account 210987654321 (tap:aws), but the credentials resolve "
+        f"to account {ACCOUNT}",
+        ExitCode.USAGE,
+    )
+    assert lines == []
+
+
+def test_run_without_credentials_is_one_line(moto_clients: ClientFactory) -> None:
+    world = build_world(moto_clients)
+    lines: list[str] = []
+    with pytest.raises(OpsError, match=r"^no usable AWS credentials \(Unable to locate"):
+        run(_config().aws, "prod", "prod", world.outputs, _no_credentials(), lines.append)
+    assert lines == []
+
+
+def test_run_takes_production_from_the_config(moto_clients: ClientFactory) -> None:
+    world = build_world(moto_clients, environment="qa")  # single-AZ, outputs say not production
+    lines: list[str] = []
+    config = _config(environment="qa", production=True)
+    code = run(
+        config.aws, "qa", "qa", world.outputs, moto_clients, lines.append, config.is_production
+    )
+    assert code == ExitCode.FAILED
+    assert "not Multi-AZ (required in prod)" in "\n".join(lines)
+
+
+def test_run_refuses_outputs_of_another_stack(moto_clients: ClientFactory) -> None:
+    world = build_world(moto_clients, environment="qa")
+    with pytest.raises(OpsError) as error:
+        run(_config().aws, "prod", "prod", world.outputs, moto_clients, lambda _: None)
+    assert error.value.exit_code == ExitCode.USAGE
+    assert str(error.value) == (
+        "the outputs are of environment qa, but stack prod deploys prod; "
+        "pass the matching --stack or --outputs file"
+    )
+
+
+def test_cli_without_credentials_prints_one_line(
+    moto_clients: ClientFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = build_world(moto_clients)
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(world.outputs))
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    tap_aws.shared_session.cache_clear()  # a session made earlier may hold resolved credentials
+    try:
+        code, lines, err = _cli(["verify", "--stack", "prod", "--outputs", str(outputs)])
+    finally:
+        tap_aws.shared_session.cache_clear()
+    # One line, however cli.py orders its checks (the account check meets it first).
+    assert (code, lines) == (ExitCode.FAILED, [])
+    assert err.count("\n") == 1 and "Unable to locate credentials" in err

@@ -7,17 +7,27 @@ an existing bucket with weaker settings is brought up to these ones.
 
 No DynamoDB lock table: Pulumi's S3 backend writes its own lock object under `.pulumi/locks/`
 in the same bucket (see docs/operations.md for how that differs from Terraform).
+
+Everything that can refuse the run is read before anything is written: a bucket of another
+account, in another region or with a public policy, and an unusable key behind the alias, stop
+bootstrap before the (billable) KMS key or the bucket is created.
+
+Bootstrap works in whatever account the credentials resolve to: the tooling account that holds
+the state, which need not be any stack's account (a stack's `tap:aws` is the deploy's concern).
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import botocore.session
 from botocore.exceptions import ClientError
 
+from tap.config import KNOWN_REGIONS
 from tap.ops.aws import ClientFactory, error_code
 from tap.ops.errors import ExitCode, OpsError
 
@@ -29,6 +39,11 @@ NONCURRENT_VERSION_DAYS = 90
 """Old state versions are kept this long: enough to roll back a bad update, not forever."""
 ABORT_MULTIPART_DAYS = 7
 LIFECYCLE_RULE_ID = "tap-expire-noncurrent-state"
+LOCK_PREFIX = ".pulumi/locks/"
+"""Where Pulumi's S3 backend writes (and, at the end of each update, deletes) its lock objects."""
+LOCK_RULE_ID = "tap-expire-lock-versions"
+LOCK_NONCURRENT_DAYS = 1
+"""A deleted lock is worth nothing: its old version goes after a day, then its delete marker."""
 TLS_STATEMENT_SID = "DenyInsecureTransport"
 PUBLIC_ACCESS_BLOCK = {
     "BlockPublicAcls": True,
@@ -38,6 +53,45 @@ PUBLIC_ACCESS_BLOCK = {
 }
 _MISSING_BUCKET_CODES = frozenset({"404", "NoSuchBucket", "NotFound"})
 _FORBIDDEN_CODES = frozenset({"403", "AccessDenied", "Forbidden"})
+_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException"})
+# Partitions bootstrap can address (ARNs carry the partition; see _partition). The isolated
+# ones (aws-iso*) need their own endpoints and credentials and are left out.
+_PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
+
+IAM_ACTIONS: Mapping[str, tuple[str, ...]] = {
+    # "No permissions are required to perform this operation" (STS API reference).
+    "sts:GetCallerIdentity": (),
+    # "To add tags when creating a KMS key, the caller must have kms:TagResource permission in
+    # an IAM policy" (KMS developer guide, "Managing KMS key tags with API operations").
+    "kms:CreateKey": ("kms:CreateKey", "kms:TagResource"),
+    "kms:CreateAlias": ("kms:CreateAlias",),
+    "kms:DescribeKey": ("kms:DescribeKey",),
+    "kms:GetKeyRotationStatus": ("kms:GetKeyRotationStatus",),
+    "kms:EnableKeyRotation": ("kms:EnableKeyRotation",),
+    # S3 authorises several bucket calls under another action name (S3 API reference, each
+    # operation's "Permissions" section).
+    "s3:HeadBucket": ("s3:ListBucket",),
+    "s3:CreateBucket": ("s3:CreateBucket",),
+    "s3:GetBucketLocation": ("s3:GetBucketLocation",),
+    "s3:GetPublicAccessBlock": ("s3:GetBucketPublicAccessBlock",),
+    "s3:PutPublicAccessBlock": ("s3:PutBucketPublicAccessBlock",),
+    "s3:GetBucketOwnershipControls": ("s3:GetBucketOwnershipControls",),
+    "s3:PutBucketOwnershipControls": ("s3:PutBucketOwnershipControls",),
+    "s3:GetBucketVersioning": ("s3:GetBucketVersioning",),
+    "s3:PutBucketVersioning": ("s3:PutBucketVersioning",),
+    "s3:GetBucketEncryption": ("s3:GetEncryptionConfiguration",),
+    "s3:PutBucketEncryption": ("s3:PutEncryptionConfiguration",),
+    "s3:GetBucketPolicy": ("s3:GetBucketPolicy",),
+    "s3:PutBucketPolicy": ("s3:PutBucketPolicy",),
+    "s3:GetBucketLifecycleConfiguration": ("s3:GetLifecycleConfiguration",),
+    "s3:PutBucketLifecycleConfiguration": ("s3:PutLifecycleConfiguration",),
+}
+"""Every AWS API call bootstrap makes (`<service>:<Operation>`) and the IAM actions it needs."""
+
+REQUIRED_PERMISSIONS: tuple[str, ...] = tuple(
+    sorted({action for actions in IAM_ACTIONS.values() for action in actions})
+)
+"""The IAM actions the identity running bootstrap needs (docs/operations.md lists them)."""
 
 
 @dataclass(frozen=True)
@@ -83,29 +137,99 @@ def bootstrap(
 ) -> BootstrapResult:
     """Create or adopt the state bucket and the secrets key; idempotent.
 
-    Raises OpsError when the bucket belongs to another account or lives in another region.
+    Raises OpsError (one line) for an unknown region, a bucket of another account, in another
+    region or with a public policy, or an unusable key behind `alias`; each of these is found
+    by read-only calls before anything is created.
     """
+    check_region(region)
     if not alias.startswith("alias/"):
         raise OpsError(f"--alias {alias!r} must start with 'alias/'", ExitCode.USAGE)
+    try:
+        return _bootstrap(clients, region, bucket, alias)
+    except ClientError as exc:
+        denied = denied_call(exc)
+        if denied is None:
+            raise
+        raise denied from None
+
+
+def _bootstrap(
+    clients: ClientFactory, region: str, bucket: str | None, alias: str
+) -> BootstrapResult:
     account = str(clients("sts", region).get_caller_identity()["Account"])
-    actions: list[str] = []
-    key_arn = ensure_secrets_key(clients("kms", region), alias, actions)
     name = bucket or default_bucket_name(account, region)
-    ensure_state_bucket(clients("s3", region), name, region, account, key_arn, actions)
+    s3, kms = clients("s3", region), clients("kms", region)
+    bucket_exists = check_existing_bucket(s3, name, region, account)
+    key = existing_key(kms, alias)
+    actions: list[str] = []
+    if not bucket_exists:
+        # The bucket before the key: a name taken by someone else since the check above is
+        # refused here, still before the key (which costs money every month) exists. An empty
+        # bucket left by a later failure costs nothing and is adopted by the next run.
+        create_bucket(s3, name, region, actions)
+    key_arn = ensure_secrets_key(kms, alias, actions, key)
+    ensure_state_bucket(s3, name, key_arn, actions)
     return BootstrapResult(account, region, name, key_arn, alias, tuple(actions))
 
 
-def ensure_secrets_key(kms: Any, alias: str, actions: list[str]) -> str:
+def check_region(region: str) -> None:
+    """Refuse a region no partition knows, as one line naming the flag: otherwise a typo like
+    `us-east1` surfaces as an endpoint connection error that reads like a network problem."""
+    if region in known_regions():
+        return
+    close = difflib.get_close_matches(region, sorted(known_regions()), n=1)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    raise OpsError(f"--region {region!r} is not a known AWS region{hint}", ExitCode.USAGE)
+
+
+def known_regions() -> frozenset[str]:
+    """TAP's list of commercial regions, plus every S3 region botocore's partition data knows
+    (China and GovCloud included, and regions newer than TAP's list once botocore has them)."""
+    session = botocore.session.get_session()
+    regions = set(KNOWN_REGIONS)
+    for partition in _PARTITIONS:
+        regions.update(session.get_available_regions("s3", partition_name=partition))
+    return frozenset(regions)
+
+
+def check_existing_bucket(s3: Any, bucket: str, region: str, account: str) -> bool:
+    """Whether `bucket` exists and may be adopted; OpsError when it exists but must not be.
+
+    Read-only: run before anything is created, so a refusal leaves the account untouched.
+    """
+    if not bucket_is_ours(s3, bucket, account):
+        return False
+    check_bucket_region(s3, bucket, region)
+    refuse_public_policy(s3, bucket)
+    return True
+
+
+def existing_key(kms: Any, alias: str) -> dict[str, Any] | None:
+    """The metadata of the key behind `alias`, None when there is none; OpsError when that key
+    cannot serve (AWS-managed, disabled, pending deletion). Read-only."""
+    try:
+        metadata = dict(kms.describe_key(KeyId=alias)["KeyMetadata"])
+    except ClientError as exc:
+        if error_code(exc) == "NotFoundException":
+            return None
+        raise
+    if metadata.get("KeyManager") == "AWS":
+        raise OpsError(f"{alias} is an AWS-managed key; pass an alias of your own with --alias")
+    if metadata.get("KeyState", "Enabled") != "Enabled":
+        raise OpsError(f"KMS key behind {alias} is {metadata['KeyState']}; enable it first")
+    return metadata
+
+
+def ensure_secrets_key(
+    kms: Any, alias: str, actions: list[str], metadata: Mapping[str, Any] | None = None
+) -> str:
     """The ARN of the enabled, rotating customer-managed key behind `alias` (created if absent).
 
+    `metadata`: the key as `existing_key` read it (None: there is none, create it).
     One key serves both the bucket's SSE-KMS and the stacks' secrets: whoever may read the
     state needs both anyway, so two keys would only double the grants to manage.
     """
-    try:
-        metadata = kms.describe_key(KeyId=alias)["KeyMetadata"]
-    except ClientError as exc:
-        if error_code(exc) != "NotFoundException":
-            raise
+    if metadata is None:
         metadata = kms.create_key(
             Description="TAP: Pulumi state bucket encryption and stack secrets",
             KeyUsage="ENCRYPT_DECRYPT",
@@ -113,23 +237,15 @@ def ensure_secrets_key(kms: Any, alias: str, actions: list[str]) -> str:
         )["KeyMetadata"]
         kms.create_alias(AliasName=alias, TargetKeyId=metadata["KeyId"])
         actions.append(f"created KMS key {metadata['Arn']} with alias {alias}")
-    if metadata.get("KeyManager") == "AWS":
-        raise OpsError(f"{alias} is an AWS-managed key; pass an alias of your own with --alias")
-    if metadata.get("KeyState", "Enabled") != "Enabled":
-        raise OpsError(f"KMS key behind {alias} is {metadata['KeyState']}; enable it first")
     if not kms.get_key_rotation_status(KeyId=metadata["KeyId"])["KeyRotationEnabled"]:
         kms.enable_key_rotation(KeyId=metadata["KeyId"])
         actions.append(f"enabled automatic rotation of KMS key {metadata['KeyId']}")
     return str(metadata["Arn"])
 
 
-def ensure_state_bucket(
-    s3: Any, bucket: str, region: str, account: str, key_arn: str, actions: list[str]
-) -> None:
-    """Create or adopt `bucket` and bring each of its settings up to the baseline."""
-    if not bucket_is_ours(s3, bucket, account):
-        create_bucket(s3, bucket, region, actions)
-    check_bucket_region(s3, bucket, region)
+def ensure_state_bucket(s3: Any, bucket: str, key_arn: str, actions: list[str]) -> None:
+    """Bring each setting of the (created or adopted, already checked) `bucket` up to the
+    baseline."""
     # Public access is blocked first so that no later step can leave a window open.
     ensure_public_access_block(s3, bucket, actions)
     ensure_owner_enforced(s3, bucket, actions)
@@ -251,14 +367,9 @@ def ensure_kms_encryption(s3: Any, bucket: str, key_arn: str, actions: list[str]
     actions.append(f"set default encryption of {bucket} to SSE-KMS with {key_arn}")
 
 
-def ensure_tls_only_policy(s3: Any, bucket: str, partition: str, actions: list[str]) -> None:
-    """Deny every request over plain HTTP; statements others added to the policy are kept."""
-    wanted = tls_only_statement(bucket, partition)
-    raw = _read_or_default(
-        lambda: s3.get_bucket_policy(Bucket=bucket)["Policy"], "NoSuchBucketPolicy", None
-    )
-    found = (json.loads(raw) if raw else {}).get("Statement", [])
-    statements: list[dict[str, Any]] = [found] if isinstance(found, dict) else list(found)
+def refuse_public_policy(s3: Any, bucket: str) -> list[dict[str, Any]]:
+    """The bucket policy's statements; OpsError if one of them allows anyone."""
+    statements = _policy_statements(s3, bucket)
     public = [s.get("Sid") or f"#{i}" for i, s in enumerate(statements) if is_public_allow(s)]
     if public:
         # A state bucket open to everyone is not a setting to keep, and S3 refuses to store
@@ -267,6 +378,13 @@ def ensure_tls_only_policy(s3: Any, bucket: str, partition: str, actions: list[s
             f"bucket {bucket} has a policy allowing anyone (statement {', '.join(public)}); "
             "remove it, then run bootstrap again"
         )
+    return statements
+
+
+def ensure_tls_only_policy(s3: Any, bucket: str, partition: str, actions: list[str]) -> None:
+    """Deny every request over plain HTTP; statements others added to the policy are kept."""
+    wanted = tls_only_statement(bucket, partition)
+    statements = refuse_public_policy(s3, bucket)
     ours = [s for s in statements if s.get("Sid") == TLS_STATEMENT_SID]
     if len(ours) == 1 and _normalized(ours[0]) == _normalized(wanted):
         return
@@ -297,33 +415,96 @@ def tls_only_statement(bucket: str, partition: str = "aws") -> dict[str, Any]:
 
 
 def ensure_lifecycle(s3: Any, bucket: str, actions: list[str]) -> None:
-    """Our rule (by ID) expires old state versions; other rules on the bucket are kept."""
+    """Our rules (by ID) expire old versions and leftover delete markers; other rules on the
+    bucket are kept."""
     rules = _read_or_default(
         lambda: s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"],
         "NoSuchLifecycleConfiguration",
         [],
     )
-    ours = [rule for rule in rules if rule.get("ID") == LIFECYCLE_RULE_ID]
-    if len(ours) == 1 and _is_current_lifecycle_rule(ours[0]):
+    wanted = lifecycle_rules()
+    ids = {rule["ID"] for rule in wanted}
+    ours = {rule.get("ID"): rule for rule in rules if rule.get("ID") in ids}
+    current = [rule for rule in rules if rule.get("ID") in ids]
+    if len(current) == len(wanted) and all(
+        _lifecycle_shape(ours[rule["ID"]]) == _lifecycle_shape(rule) for rule in wanted
+    ):
         return
-    others = [rule for rule in rules if rule.get("ID") != LIFECYCLE_RULE_ID]
+    others = [rule for rule in rules if rule.get("ID") not in ids]
     s3.put_bucket_lifecycle_configuration(
-        Bucket=bucket, LifecycleConfiguration={"Rules": [*others, lifecycle_rule()]}
+        Bucket=bucket, LifecycleConfiguration={"Rules": [*others, *wanted]}
     )
     actions.append(
         f"set lifecycle on {bucket}: expire noncurrent versions after "
-        f"{NONCURRENT_VERSION_DAYS} days"
+        f"{NONCURRENT_VERSION_DAYS} days ({LOCK_NONCURRENT_DAYS} under {LOCK_PREFIX}) "
+        "and the delete markers left behind"
     )
 
 
-def lifecycle_rule() -> dict[str, Any]:
+def lifecycle_rules() -> list[dict[str, Any]]:
+    """The bucket's lifecycle rules of our own.
+
+    Pulumi deletes its lock object at the end of every update; in a versioned bucket that
+    leaves a delete marker over a noncurrent version. Noncurrent expiry removes the version,
+    but the marker then stays forever unless a rule sets ExpiredObjectDeleteMarker. S3's
+    constraints (S3 API reference, LifecycleExpiration and LifecycleRuleFilter):
+    ExpiredObjectDeleteMarker "cannot be specified with Days or Date" in the same Expiration,
+    and a rule filters on one thing (here a prefix). Overlapping rules are allowed; where two
+    expirations overlap "the shorter expiration policy is honored" (S3 user guide, "How S3 handles
+    conflicts in lifecycle configurations"): the lock rule's one day wins under its prefix.
+    """
+    return [
+        {
+            "ID": LIFECYCLE_RULE_ID,
+            "Status": "Enabled",
+            "Filter": {"Prefix": ""},
+            # No Days here: current state files never expire; only orphaned markers do.
+            "Expiration": {"ExpiredObjectDeleteMarker": True},
+            "NoncurrentVersionExpiration": {"NoncurrentDays": NONCURRENT_VERSION_DAYS},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": ABORT_MULTIPART_DAYS},
+        },
+        {
+            "ID": LOCK_RULE_ID,
+            "Status": "Enabled",
+            "Filter": {"Prefix": LOCK_PREFIX},
+            "Expiration": {"ExpiredObjectDeleteMarker": True},
+            "NoncurrentVersionExpiration": {"NoncurrentDays": LOCK_NONCURRENT_DAYS},
+        },
+    ]
+
+
+def iam_policy() -> dict[str, Any]:
+    """An identity policy granting exactly what bootstrap calls (REQUIRED_PERMISSIONS).
+
+    Resource "*": the key's id is not known before the run that creates it, and KMS requires
+    kms:CreateKey, and kms:TagResource for tags given at creation, in a policy "that isn't
+    restricted to particular KMS keys" (KMS developer guide, "Controlling access to tags").
+    """
     return {
-        "ID": LIFECYCLE_RULE_ID,
-        "Status": "Enabled",
-        "Filter": {"Prefix": ""},
-        "NoncurrentVersionExpiration": {"NoncurrentDays": NONCURRENT_VERSION_DAYS},
-        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": ABORT_MULTIPART_DAYS},
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "TapBootstrap",
+                "Effect": "Allow",
+                "Action": list(REQUIRED_PERMISSIONS),
+                "Resource": "*",
+            }
+        ],
     }
+
+
+def denied_call(exc: ClientError) -> OpsError | None:
+    """An access-denied answer as one line naming the IAM actions the failed call needs."""
+    if error_code(exc) not in _DENIED_CODES:
+        return None
+    operation = getattr(exc, "operation_name", "")
+    calls = [call for call in IAM_ACTIONS if call.split(":", 1)[1] == operation]
+    needed = sorted({action for call in calls for action in IAM_ACTIONS[call]})
+    what = calls[0] if calls else operation or "an AWS call"
+    return OpsError(
+        f"{what} was denied: bootstrap needs {', '.join(needed) or 'more permissions'} "
+        f"(all {len(REQUIRED_PERMISSIONS)} actions: docs/operations.md)"
+    )
 
 
 def render(result: BootstrapResult) -> str:
@@ -375,18 +556,32 @@ def _is_our_kms_rule(rule: Mapping[str, Any], key_arn: str) -> bool:
     return default.get("SSEAlgorithm") == "aws:kms" and same_key and bucket_key
 
 
-def _is_current_lifecycle_rule(rule: Mapping[str, Any]) -> bool:
-    whole_bucket = rule.get("Filter", {}).get("Prefix", rule.get("Prefix", "")) == "" and not any(
-        key in rule.get("Filter", {}) for key in ("Tag", "And", "ObjectSizeGreaterThan")
+def _lifecycle_shape(rule: Mapping[str, Any]) -> dict[str, Any]:
+    """What a lifecycle rule does, in one canonical shape: S3 echoes a rule with the legacy
+    top-level Prefix or an empty Filter, and leaves out what was never set."""
+    raw_filter = rule.get("Filter")
+    filter_: Mapping[str, Any] = raw_filter if isinstance(raw_filter, Mapping) else {}
+    extra_filter = sorted(key for key in filter_ if key != "Prefix")
+    return {
+        "Status": rule.get("Status"),
+        "Prefix": filter_.get("Prefix", rule.get("Prefix", "")),
+        "OtherFilter": extra_filter,
+        "Expiration": dict(rule.get("Expiration") or {}),
+        "NoncurrentDays": (rule.get("NoncurrentVersionExpiration") or {}).get("NoncurrentDays"),
+        "NewerNoncurrent": (rule.get("NoncurrentVersionExpiration") or {}).get(
+            "NewerNoncurrentVersions"
+        ),
+        "AbortDays": (rule.get("AbortIncompleteMultipartUpload") or {}).get("DaysAfterInitiation"),
+        "Transitions": bool(rule.get("Transitions") or rule.get("NoncurrentVersionTransitions")),
+    }
+
+
+def _policy_statements(s3: Any, bucket: str) -> list[dict[str, Any]]:
+    raw = _read_or_default(
+        lambda: s3.get_bucket_policy(Bucket=bucket)["Policy"], "NoSuchBucketPolicy", None
     )
-    return (
-        rule.get("Status") == "Enabled"
-        and whole_bucket
-        and rule.get("NoncurrentVersionExpiration", {}).get("NoncurrentDays")
-        == NONCURRENT_VERSION_DAYS
-        and rule.get("AbortIncompleteMultipartUpload", {}).get("DaysAfterInitiation")
-        == ABORT_MULTIPART_DAYS
-    )
+    found = (json.loads(raw) if raw else {}).get("Statement", [])
+    return [found] if isinstance(found, dict) else list(found)
 
 
 def _normalized(statement: Mapping[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,9 @@
 targets, the ASG reached its desired capacity or the trail is logging. These checks read the
 stack outputs (the contract documented in docs/operations.md) and ask AWS, region by region.
 Read-only: nothing here changes the account.
+
+`run` is the entry point of `deploy.py verify`: it refuses credentials of another account than
+the stack's, stops with one line when the credentials do not work at all, then prints the table.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import botocore.exceptions
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tap.ops.aws import ClientFactory, describe_error
+from tap.config import AwsConfig
+from tap.ops.aws import ClientFactory, describe_error, error_code, require_account
 from tap.ops.errors import ExitCode, OpsError
 
 GLOBAL = "global"
@@ -25,6 +30,80 @@ _HEALTHY = "healthy"
 # Target states that are transitions rather than faults: a target registering, leaving, or
 # sitting in an AZ the ALB does not serve yet. Only "unhealthy" (and no healthy one) fails.
 _BAD_TARGET_STATES = frozenset({"unhealthy"})
+
+# RDS DB instance statuses ("Viewing Amazon RDS DB instance status", RDS user guide): routine
+# work RDS starts or finishes by itself, after which the instance is `available` again without
+# anyone acting. A check that runs during a backup window or right after an `up` that
+# modified the instance passes, with the status in its detail.
+DB_BUSY_STATUSES = frozenset(
+    {
+        "backing-up",
+        "configuring-enhanced-monitoring",
+        "configuring-iam-database-auth",
+        "configuring-log-exports",
+        "converting-to-vpc",
+        "creating",
+        "maintenance",
+        "modifying",
+        "moving-to-vpc",
+        "rebooting",
+        "renaming",
+        "resetting-master-credentials",
+        "starting",
+        "storage-config-upgrade",
+        "storage-initialization",
+        "storage-optimization",
+        "upgrading",
+    }
+)
+# Statuses that need an operator (the RDS guide's remedies: add storage, fix the parameter or
+# option group, the network or the KMS key, start the instance) or that end in no instance.
+# Families (`incompatible-*`, `inaccessible-encryption-credentials*`) match by prefix, and a
+# status this list does not know fails too, naming it: better a question than a false pass.
+DB_FAILED_STATUSES = frozenset(
+    {
+        "delete-precheck",
+        "deleting",
+        "failed",
+        "insufficient-capacity",
+        "restore-error",
+        "stopped",
+        "stopping",
+        "storage-full",
+    }
+)
+_DB_FAILED_PREFIXES = ("incompatible-", "inaccessible-encryption-credentials")
+
+# Credentials that are missing or no longer valid: every call would fail the same way, so verify
+# stops with one line instead of failing each check. AccessDenied is not among them: a missing
+# permission fails only the checks that need it.
+_CREDENTIAL_ERRORS: tuple[type[Exception], ...] = tuple(
+    getattr(botocore.exceptions, name)
+    for name in (
+        "NoCredentialsError",
+        "PartialCredentialsError",
+        "CredentialRetrievalError",
+        "UnknownCredentialError",
+        "NoAuthTokenError",
+        "TokenRetrievalError",
+        "SSOError",
+        "LoginTokenLoadError",
+    )
+    if hasattr(botocore.exceptions, name)
+)
+_CREDENTIAL_CODES = frozenset(
+    {
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "InvalidAccessKeyId",
+        "InvalidToken",
+        "SignatureDoesNotMatch",
+        "AuthFailure",
+        "RequestExpired",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -61,8 +140,78 @@ def load_outputs_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def verify(outputs: Mapping[str, Any], clients: ClientFactory) -> list[Check]:
-    """Every check, in table order: each region (primary first), then the global ones."""
+def run(
+    aws: AwsConfig,
+    environment: str,
+    stack: str,
+    outputs: Mapping[str, Any],
+    clients: ClientFactory,
+    out: Callable[[str], None],
+    production: bool | None = None,
+) -> ExitCode:
+    """`deploy.py verify` after the outputs are read: refuse outputs of another stack and
+    credentials of another account (one line each, exit 2), stop on credentials that do not
+    work (one line, exit 1), then print the table; exit 1 if any check failed.
+
+    `aws`, `environment`: the stack's `tap:aws` and `tap:environment`; `production`: its
+    `StackConfig.is_production` when the config validates, else None (read from the outputs).
+    `clients`: `stack_client_factory(aws, profile, endpoint_url)`, or any factory (tests).
+    """
+    check_outputs_match(outputs, stack, environment)
+    check_credentials(clients)
+    require_account(clients, aws, stack)
+    checks = verify(outputs, clients, production=production)
+    out(render_table(checks).rstrip("\n"))
+    return exit_code(checks)
+
+
+def check_outputs_match(outputs: Mapping[str, Any], stack: str, environment: str) -> None:
+    """Outputs of another stack would be verified against the wrong expectations."""
+    summary = outputs.get("deployment_summary")
+    actual = summary.get("environment") if isinstance(summary, Mapping) else None
+    if actual is not None and actual != environment:
+        raise OpsError(
+            f"the outputs are of environment {actual}, but stack {stack} deploys {environment}; "
+            "pass the matching --stack or --outputs file",
+            ExitCode.USAGE,
+        )
+
+
+def check_credentials(clients: ClientFactory) -> None:
+    """One STS call: OpsError (one line) when there are no usable credentials at all."""
+    try:
+        clients("sts", "us-east-1").get_caller_identity()
+    except (ClientError, BotoCoreError) as exc:
+        if is_credential_error(exc):
+            raise credentials_error(exc) from None
+        raise OpsError(f"cannot reach AWS STS: {describe_error(exc)}") from None
+
+
+def is_credential_error(exc: Exception) -> bool:
+    """Missing, expired or rejected credentials (not a missing permission)."""
+    if isinstance(exc, ClientError):
+        return error_code(exc) in _CREDENTIAL_CODES
+    return isinstance(exc, _CREDENTIAL_ERRORS)
+
+
+def credentials_error(exc: ClientError | BotoCoreError) -> OpsError:
+    return OpsError(
+        f"no usable AWS credentials ({describe_error(exc)}): set AWS_PROFILE or pass --profile, "
+        "or renew the session (e.g. `aws sso login`)",
+        ExitCode.FAILED,
+    )
+
+
+def verify(
+    outputs: Mapping[str, Any], clients: ClientFactory, production: bool | None = None
+) -> list[Check]:
+    """Every check, in table order: each region (primary first), then the global ones.
+
+    `production`: the stack config's `is_production` (prod-only checks such as Multi-AZ);
+    None reads it from the outputs (`deployment_summary.production`, else environment `prod`,
+    for outputs written before that key existed).
+    Raises OpsError (one line) as soon as a call shows the credentials do not work.
+    """
     summary = outputs.get("deployment_summary")
     regions = outputs.get("regions")
     if not isinstance(summary, Mapping) or not isinstance(regions, Mapping):
@@ -71,7 +220,7 @@ def verify(outputs: Mapping[str, Any], clients: ClientFactory) -> list[Check]:
             "(run `deploy.py up` first, or pass the right --outputs file)"
         )
     primary = str(summary.get("primary_region", ""))
-    is_prod = summary.get("environment") == "prod"
+    is_prod = is_production(summary) if production is None else production
     checks: list[Check] = []
     primary_db = _mapping(regions.get(primary)).get("db_identifier")
     for region in ordered_regions(summary, regions):
@@ -88,6 +237,14 @@ def verify(outputs: Mapping[str, Any], clients: ClientFactory) -> list[Check]:
     checks.append(trail_check(clients, outputs.get("audit"), primary))
     checks.append(edge_check(clients, outputs.get("edge"), primary))
     return checks
+
+
+def is_production(summary: Mapping[str, Any]) -> bool:
+    """Whether the outputs describe a production stack (StackConfig.is_production at `up`)."""
+    production = summary.get("production")
+    if isinstance(production, bool):
+        return production
+    return summary.get("environment") == "prod"
 
 
 def ordered_regions(summary: Mapping[str, Any], regions: Mapping[str, Any]) -> list[str]:
@@ -148,6 +305,8 @@ def run_check(region: str, name: str, probe: Callable[[], tuple[bool, str]]) -> 
     except MissingOutput as exc:
         return Check(region, name, False, f"stack output {exc} is missing")
     except (ClientError, BotoCoreError) as exc:
+        if is_credential_error(exc):
+            raise credentials_error(exc) from None
         return Check(region, name, False, describe_error(exc))
     return Check(region, name, passed, detail)
 
@@ -235,7 +394,7 @@ def check_primary_db(rds: Any, out: Mapping[str, Any], is_prod: bool) -> tuple[b
         problems.append("not Multi-AZ (required in prod)")
     multi_az = "Multi-AZ" if instance.get("MultiAZ") else "single-AZ"
     name = instance["DBInstanceIdentifier"]
-    return _verdict(problems, f"{name} available, encrypted, {multi_az}")
+    return _verdict(problems, f"{name} {_db_status_detail(instance)}, encrypted, {multi_az}")
 
 
 def check_replica(
@@ -249,7 +408,9 @@ def check_replica(
         problems.append("not a read replica (no source instance)")
     elif primary_db is not None and not _is_instance(str(source), *primary_db):
         problems.append(f"replicates from {source}, not the primary {primary_db[1]}")
-    return _verdict(problems, f"{instance['DBInstanceIdentifier']} replicating from {source}")
+    status = _db_status_detail(instance)
+    busy = "" if status == "available" else f", {status}"
+    return _verdict(problems, f"{instance['DBInstanceIdentifier']} replicating from {source}{busy}")
 
 
 def check_db_secret(secrets: Any, region: str, out: Mapping[str, Any]) -> tuple[bool, str]:
@@ -388,10 +549,22 @@ def _db_instance(rds: Any, identifier: str) -> dict[str, Any]:
     return dict(rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0])
 
 
+def db_status_fails(status: str) -> bool:
+    """Whether an RDS DB instance status is a failure (see DB_BUSY_STATUSES)."""
+    return not (status == "available" or status in DB_BUSY_STATUSES)
+
+
+def _db_status_detail(instance: Mapping[str, Any]) -> str:
+    status = str(instance.get("DBInstanceStatus"))
+    return status if status == "available" else f"{status} (routine)"
+
+
 def _db_problems(instance: Mapping[str, Any]) -> list[str]:
     problems = []
-    if instance.get("DBInstanceStatus") != "available":
-        problems.append(f"status {instance.get('DBInstanceStatus')}")
+    status = str(instance.get("DBInstanceStatus"))
+    if db_status_fails(status):
+        known = status in DB_FAILED_STATUSES or status.startswith(_DB_FAILED_PREFIXES)
+        problems.append(f"status {status}" + ("" if known else " (not a status verify knows)"))
     if not instance.get("StorageEncrypted"):
         problems.append("storage not encrypted")
     # The app signs in with IAM tokens in every region, on replicas before a promotion too.

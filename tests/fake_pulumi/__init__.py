@@ -11,7 +11,17 @@ Scenario keys (all optional):
   summary_only    {op: count} in the summary without resource events, and without failing
                   `--expect-no-changes` (as a CLI that only reports counts would)
   no_summary      the event log ends without a summary event
-  fail            "locked" (another update holds the lock) or "engine" (a failed update)
+  fail            "locked" (another update holds the lock: up, refresh and destroy fail; a
+                  preview takes no lock) or "engine" (a failed update)
+  lines_<verb>    `lines` for one verb only (e.g. lines_up)
+  line_seconds    pause after each line (a long operation, for the signal tests)
+  step_seconds    how long each resource step of an update takes (file event log only)
+  cancel_lines    output written after a SIGINT cancel, before the CLI exits
+  cancel_seconds  pause after each of them (default 0.1)
+  up_changes      resource steps `up` performs, when they differ from the preview's `changes`
+  policy          [{"level": "mandatory"|"advisory", "policy", "urn", "message"}]: CrossGuard
+                  verdicts, reported only when --policy-pack is passed; a mandatory one fails
+                  the preview and the update
   outputs         `pulumi stack output --json --show-secrets` answer
   secret_outputs  keys masked as "[secret]" without --show-secrets
   state           {stack: [urn]}: resources already in each stack's state (default: none)
@@ -76,6 +86,26 @@ class FakePulumi:
         """Let a fake waiting on its handshake line carry on."""
         (self.root / "go").touch()
 
+    def hold_lock(self, stack: str) -> None:
+        """Another update holds the stack's lock (or a killed one left it)."""
+        (self.root / "locks").mkdir(exist_ok=True)
+        (self.root / "locks" / stack).write_text("{}")
+
+    def locked(self, stack: str) -> bool:
+        return (self.root / "locks" / stack).exists()
+
+    def applied(self) -> list[tuple[str, str]]:
+        """(op, urn) of every resource step updates completed, in order."""
+        log = self.root / "applied.jsonl"
+        lines = log.read_text().splitlines() if log.exists() else []
+        return [(entry["op"], entry["urn"]) for entry in map(json.loads, lines)]
+
+    def sigints(self) -> list[str]:
+        """The verb the CLI was running for each SIGINT it received."""
+        log = self.root / "signals.jsonl"
+        lines = log.read_text().splitlines() if log.exists() else []
+        return [json.loads(line)["verb"] for line in lines]
+
     def stacks(self) -> list[str]:
         return list(json.loads((self.root / "stacks.json").read_text()))
 
@@ -103,6 +133,8 @@ def install(root: Path, monkeypatch: pytest.MonkeyPatch) -> FakePulumi:
     shim.chmod(shim.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
     monkeypatch.setenv("FAKE_PULUMI_DIR", str(root))
+    # `stack init` edits Pulumi.<stack>.yaml as the real CLI does: never in the repository.
+    monkeypatch.setenv("FAKE_PULUMI_PROTECT", str(SCRIPT.parents[2]))
     monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
     monkeypatch.delenv("PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK", raising=False)
     fake = FakePulumi(root)

@@ -10,17 +10,33 @@ Driven by files in $FAKE_PULUMI_DIR:
   calls.jsonl    one line appended per invocation: argv, cwd and the relevant environment
   stacks.json    stacks that exist in the fake backend (`stack init` adds to it)
   state.json     {stack: [urn]}: resources each stack's state holds (`up` adds to it)
+  locks/<stack>  the stack's lock, as the S3 backend's .pulumi/locks/... object: taken by up,
+                 refresh and destroy (never by preview), released when they end, even when
+                 cancelled; left behind when the CLI is killed or dies
+  applied.jsonl  one line per resource step an update completed (urn, op)
+  signals.jsonl  one line per SIGINT the CLI received (verb, pid)
+  running        written (with the pid) once an operation has started, for the signal tests
   go             created by the test to release a handshake (proves output was streamed)
+
+Signals as the real CLI handles them (pkg/backend/cancellation_scope.go): the first SIGINT
+prints the engine's "^C received; cancelling..." on stdout and cancels: steps already in
+flight finish, no new step starts, the lock is released, and the CLI fails (exit 255) after
+writing its remaining output; a second SIGINT prints "^C received; terminating" and dies at
+once, keeping the lock. Like any Go program, it dies of SIGPIPE when stdout is a closed pipe.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
+from types import FrameType
 from typing import Any
+
+import yaml
 
 ROOT = Path(os.environ["FAKE_PULUMI_DIR"])
 CLI_FAILURE = 255  # what the real CLI exits with on any error
@@ -45,13 +61,16 @@ def main(argv: list[str]) -> int:
     if args[:2] == ["stack", "select"]:
         return select_stack(value_of(args, "--stack"))
     if args[:2] == ["stack", "init"]:
-        return init_stack(args[2])
+        provider = value_of(args, "--secrets-provider") if "--secrets-provider" in args else None
+        return init_stack(args[2], provider)
     if args[:2] == ["stack", "output"]:
         return stack_output(scenario, value_of(args, "--stack"), "--show-secrets" in args)
     if args[:2] == ["stack", "history"]:
         return stack_history(scenario, args)
     if args[:1] and args[0] in ("preview", "up", "refresh", "destroy"):
         return operation(scenario, args[0], args)
+    if args[:1] == ["cancel"]:
+        return cancel(value_of(args, "--stack"))
     print(f"fake pulumi: unsupported command {args}", file=sys.stderr)
     return 64
 
@@ -81,9 +100,33 @@ def select_stack(name: str) -> int:
     return CLI_FAILURE
 
 
-def init_stack(name: str) -> int:
+def init_stack(name: str, provider: str | None = None) -> int:
+    """`stack init`: the stack joins the backend, and, as the real CLI does for a cloud secrets
+    provider, the stack file in the project directory gets `secretsprovider` and
+    `encryptedkey` (the data key, encrypted by KMS)."""
     (ROOT / "stacks.json").write_text(json.dumps([*stacks(), name]))
+    if provider:
+        path = Path.cwd() / f"Pulumi.{name}.yaml"
+        protected = os.environ.get("FAKE_PULUMI_PROTECT")
+        if protected and Path.cwd().resolve() == Path(protected).resolve():
+            # Test harness guard, not CLI behaviour: a test must create stacks in a copy.
+            print(f"fake pulumi: a test would edit the repository's {path.name}", file=sys.stderr)
+            return 70
+        document = (yaml.safe_load(path.read_text()) if path.is_file() else None) or {}
+        document = {"secretsprovider": provider, "encryptedkey": "AQICAHh0ZmFrZWtleQ==", **document}
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
     print(f"Created stack '{name}'")
+    return 0
+
+
+def lock_path(stack: str) -> Path:
+    return ROOT / "locks" / stack
+
+
+def cancel(stack: str) -> int:
+    """`pulumi cancel` on a DIY backend deletes the stack's lock (pulumi/pulumi#9100)."""
+    lock_path(stack).unlink(missing_ok=True)
+    print(f"The currently running update for '{stack}' has been canceled!")
     return 0
 
 
@@ -131,42 +174,187 @@ def stack_history(scenario: dict[str, Any], args: list[str]) -> int:
     return 0
 
 
-def counts(scenario: dict[str, Any]) -> dict[str, int]:
+def counts(scenario: dict[str, Any], changes: list[dict[str, Any]] | None = None) -> dict[str, int]:
     result: dict[str, int] = {}
     if scenario.get("unchanged"):
         result["same"] = int(scenario["unchanged"])
-    for change in scenario.get("changes", []):
+    for change in scenario.get("changes", []) if changes is None else changes:
         result[change["op"]] = result.get(change["op"], 0) + 1
     for op, count in scenario.get("summary_only", {}).items():
         result[op] = result.get(op, 0) + count
     return result
 
 
+class Engine:
+    """One engine operation's cancellation state, driven by SIGINT as in the real CLI."""
+
+    def __init__(self, verb: str, stack: str, takes_lock: bool) -> None:
+        self.verb, self.stack, self.takes_lock = verb, stack, takes_lock
+        self.cancelled = False
+
+    def on_sigint(self, _signum: int, _frame: FrameType | None) -> None:
+        with (ROOT / "signals.jsonl").open("a") as log:
+            log.write(json.dumps({"verb": self.verb, "pid": os.getpid()}) + "\n")
+        if not self.cancelled:
+            self.cancelled = True
+            message = (
+                "^C received; cancelling. If you would like to terminate immediately, press ^C "
+                "again.\n"
+            )
+            if self.verb != "preview":
+                message += (
+                    "Note that terminating immediately may lead to orphaned resources and other "
+                    "inconsistencies.\n"
+                )
+            # os.write: no buffered writer to re-enter from a signal handler.
+            os.write(1, message.encode())
+            return
+        os.write(1, b"^C received; terminating\n")
+        os._exit(CLI_FAILURE)  # the lock stays, as when the real CLI is killed
+
+    def sleep(self, seconds: float) -> None:
+        """Wait, but wake up as soon as a cancel arrives."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not self.cancelled:
+            time.sleep(0.01)
+
+    def release(self) -> None:
+        if self.takes_lock:
+            lock_path(self.stack).unlink(missing_ok=True)
+
+
 def operation(scenario: dict[str, Any], verb: str, args: list[str]) -> int:
-    """preview/up/refresh/destroy: stream the engine lines, write the event log, exit."""
-    for line in scenario.get("lines", []):
+    """preview/up/refresh/destroy: take the lock, stream the engine lines, write the event log,
+    release the lock, exit; cancelled by a first SIGINT, killed by a second."""
+    # A Go program dies of SIGPIPE writing to a closed stdout/stderr pipe; Python would raise.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    stack = value_of(args, "--stack")
+    engine = Engine(verb, stack, takes_lock=verb != "preview")
+    signal.signal(signal.SIGINT, engine.on_sigint)
+    if engine.takes_lock:
+        if lock_path(stack).exists() or scenario.get("fail") == "locked":
+            print(_LOCKED.format(stack=stack), file=sys.stderr)
+            return CLI_FAILURE
+        lock_path(stack).parent.mkdir(exist_ok=True)
+        lock_path(stack).write_text(json.dumps({"pid": os.getpid(), "verb": verb}))
+    (ROOT / "running").write_text(str(os.getpid()))
+    code = run_operation(scenario, verb, args, stack, engine)
+    if engine.cancelled:
+        # After a cancel the engine still reports what it finished, then fails.
+        for line in scenario.get("cancel_lines", ["    (cancelling: waiting for in-flight steps)"]):
+            print(line, flush=True)
+            time.sleep(float(scenario.get("cancel_seconds", 0.1)))
+        print("error: update canceled", file=sys.stderr, flush=True)
+        code = CLI_FAILURE
+    engine.release()
+    return code
+
+
+def run_operation(
+    scenario: dict[str, Any], verb: str, args: list[str], stack: str, engine: Engine
+) -> int:
+    lines = scenario.get(f"lines_{verb}", scenario.get("lines", []))
+    for line in lines:
+        if engine.cancelled:
+            break
         print(line, flush=True)
         if line == scenario.get("handshake") and not wait_for_go():
             print("fake pulumi: the first line was not streamed to the caller", file=sys.stderr)
             return 70
+        engine.sleep(float(scenario.get("line_seconds", 0)))
     log = value_of(args, "--event-log") if "--event-log" in args else None
-    if log:
-        write_events(log, scenario)
-    failure = scenario.get("fail")
-    if failure == "locked":
-        print(_LOCKED.format(stack=value_of(args, "--stack")), file=sys.stderr)
+    policy = "--policy-pack" in args and verb in ("preview", "up")
+    changes = (
+        scenario.get("up_changes", scenario.get("changes", []))
+        if verb == "up"
+        else (scenario.get("changes", []))
+    )
+    if log and not log.startswith("tcp://"):
+        # Steps one by one, each announced (resource-pre) before it runs: a cancel lets the
+        # step in flight finish and starts no other.
+        for sequence, change in enumerate(changes):
+            if engine.cancelled:
+                break
+            deliver(log, [json.dumps({"sequence": sequence, "timestamp": 0, **pre_event(change)})])
+            engine.sleep(float(scenario.get("step_seconds", 0)))
+            if verb == "up":
+                with (ROOT / "applied.jsonl").open("a") as applied:
+                    applied.write(json.dumps({"urn": change["urn"], "op": change["op"]}) + "\n")
+        ended = engine.cancelled or scenario.get("no_summary")  # no summary: died before it
+        tail = [] if ended else [*policy_events(scenario, policy), summary_event(scenario, verb)]
+        deliver(
+            log,
+            [
+                json.dumps({"sequence": 1000 + i, "timestamp": 0, **e})
+                for i, e in enumerate([*tail, {"cancelEvent": {}}])
+            ],
+        )
+    elif log:
+        write_events(log, scenario, changes, policy_events(scenario, policy), verb)
+    if engine.cancelled:
         return CLI_FAILURE
-    if failure == "engine":
+    failure = scenario.get("fail")
+    if failure == "engine" and verb == "up":  # an AWS error: only an update calls AWS
         print("    error: creating EC2 VPC: operation error EC2: CreateVpc, VpcLimitExceeded")
         print("error: update failed", file=sys.stderr)
+        return CLI_FAILURE
+    if policy and any(v.get("level") == "mandatory" for v in scenario.get("policy", [])):
+        print(f"error: {'preview' if verb == 'preview' else 'update'} failed", file=sys.stderr)
         return CLI_FAILURE
     if verb == "preview" and "--expect-no-changes" in args and scenario.get("changes"):
         # The real CLI previews fully (events included) and only then fails.
         print("error: no changes were expected but changes were proposed", file=sys.stderr)
         return CLI_FAILURE
     if verb == "up":
-        return update(scenario, value_of(args, "--stack"), targets_of(args))
+        return update(scenario, stack, targets_of(args))
     return 0
+
+
+def pre_event(change: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "resourcePreEvent": {
+            "metadata": {
+                "op": change["op"],
+                "urn": change["urn"],
+                "type": change["type"],
+                "provider": "",
+                "diffs": change.get("diffs", []),
+            }
+        }
+    }
+
+
+def policy_events(scenario: dict[str, Any], applied: bool) -> list[dict[str, Any]]:
+    """CrossGuard's verdicts, only when a pack was passed (the CLI runs no pack otherwise)."""
+    if not applied:
+        return []
+    return [
+        {
+            "policyEvent": {
+                "message": violation["message"],
+                "color": "never",
+                "policyName": violation["policy"],
+                "policyPackName": "tap-policy",
+                "policyPackVersion": "0.0.1",
+                "policyPackVersionTag": "0.0.1",
+                "enforcementLevel": violation["level"],
+                "resourceUrn": violation.get("urn", ""),
+            }
+        }
+        for violation in scenario.get("policy", [])
+    ]
+
+
+def summary_event(scenario: dict[str, Any], verb: str) -> dict[str, Any]:
+    changes = scenario.get("up_changes") if verb == "up" else None
+    return {
+        "summaryEvent": {
+            "maybeCorrupt": False,
+            "durationSeconds": 1,
+            "resourceChanges": counts(scenario, changes),
+            "PolicyPacks": {},
+        }
+    }
 
 
 def targets_of(args: list[str]) -> list[str]:
@@ -222,37 +410,21 @@ def wait_for_go() -> bool:
     return False
 
 
-def write_events(target: str, scenario: dict[str, Any]) -> None:
-    """Engine events as the CLI sends them to --event-log: JSON lines in a file (CLI <= 3.205)
-    or a gRPC stream to the Automation API's server (`tcp://host:port`, newer CLIs)."""
+def write_events(
+    target: str,
+    scenario: dict[str, Any],
+    changes: list[dict[str, Any]],
+    policy: list[dict[str, Any]],
+    verb: str,
+) -> None:
+    """Engine events as the CLI sends them to --event-log, all at the end: JSON lines in a file
+    (CLI <= 3.205) or a gRPC stream to the Automation API's server (`tcp://host:port`)."""
     if scenario.get("no_summary"):
         # A run that died before its summary: only the cancel event that ends the log.
         deliver(target, [json.dumps({"sequence": 0, "timestamp": 0, "cancelEvent": {}})])
         return
-    events: list[dict[str, Any]] = [
-        {
-            "resourcePreEvent": {
-                "metadata": {
-                    "op": change["op"],
-                    "urn": change["urn"],
-                    "type": change["type"],
-                    "provider": "",
-                    "diffs": change.get("diffs", []),
-                }
-            }
-        }
-        for change in scenario.get("changes", [])
-    ]
-    events.append(
-        {
-            "summaryEvent": {
-                "maybeCorrupt": False,
-                "durationSeconds": 1,
-                "resourceChanges": counts(scenario),
-                "PolicyPacks": {},
-            }
-        }
-    )
+    events = [pre_event(change) for change in changes] + policy
+    events.append(summary_event(scenario, verb))
     # The cancel event ends the Automation API's log watcher at once (else it waits 5 s).
     events.append({"cancelEvent": {}})
     deliver(
