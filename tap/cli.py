@@ -13,21 +13,20 @@ as one `error:` line on stderr and an exit code from tap/ops/errors.py.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, TextIO, TypeAlias, TypeVar
+from typing import NoReturn, TextIO, TypeAlias, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pulumi import automation as auto
 
 from tap import plan
 from tap.config import AwsConfig
-from tap.ops import automation, bootstrap, delegation, verify
+from tap.ops import automation, bootstrap, delegation, dr, verify
 from tap.ops.aws import (
     ClientFactory,
     client_factory,
@@ -368,12 +367,17 @@ def _account_clients(aws: AwsConfig, args: argparse.Namespace) -> ClientFactory:
 def run_dr(args: argparse.Namespace, console: Console) -> ExitCode:
     """`dr status` and `dr promote`: tap/ops/dr.py decides; this wires the stack, the account's
     clients, the outputs and the engine (the same interrupt-safe CLI runs as `up`)."""
-    # Imported here: tap/ops/dr.py is written alongside (issue 12); nothing else needs it.
-    dr: Any = importlib.import_module("tap.ops.dr")
     config = automation.stack_config(args.stack, args.work_dir)
+    # STS of the region being promoted: the primary region may be the one that is down.
+    sts_region = getattr(args, "region", None) or config.primary_region
     clients = _aws_call(
-        lambda: stack_client_factory(config.aws, args.profile, args.endpoint_url), "dr"
+        lambda: stack_client_factory(
+            config.aws, args.profile, args.endpoint_url, sts_region=sts_region
+        ),
+        "dr",
     )
+    if config.aws.expected_account:
+        require_account(clients, config.aws, args.stack, sts_region=sts_region)
     options, stack = _open(args, console)
     values = automation.outputs(stack, show_secrets=True)
     if args.dr_command == "status":

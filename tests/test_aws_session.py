@@ -77,3 +77,20 @@ def test_a_role_that_cannot_be_assumed_is_one_line(aws: boto3.Session) -> None:
         f"cannot assume tap:aws.assume_role_arn {ROLE}: AccessDenied: not authorized to perform"
     )
     assert "\n" not in message and json.dumps(message)
+
+
+def test_the_role_is_assumed_through_the_region_asked_for(aws: boto3.Session) -> None:
+    """`dr promote` must not depend on us-east-1's STS while us-east-1 is down."""
+    asked: list[str] = []
+    real_client = aws.client
+
+    def client(service: str, region_name: str | None = None, **kwargs: object) -> object:
+        if service == "sts":
+            asked.append(str(region_name))
+        return real_client(service, region_name=region_name, **kwargs)  # type: ignore[call-overload]
+
+    aws.client = client  # type: ignore[method-assign]
+    config = AwsConfig(assume_role_arn=ROLE)
+    clients = stack_client_factory(config, session=aws, sts_region="us-west-2")
+    assert asked == ["us-west-2"]
+    assert require_account(clients, config, "prod", sts_region="us-west-2") == TARGET

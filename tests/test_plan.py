@@ -135,3 +135,19 @@ def test_prod_plan_says_the_placeholder_domain_was_stood_in_for(
     # A stack with a real domain (or none) has no such notice.
     code, out, _ = run(monkeypatch, planned("dev"), "--json")
     assert not [n for n in json.loads(out)["notices"] if "placeholder" in n]
+
+
+def test_plan_takes_any_stack_with_a_stack_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tap import offline
+
+    (tmp_path / "Pulumi.qa.yaml").write_text((offline.PROJECT_DIR / "Pulumi.dev.yaml").read_text())
+    monkeypatch.setattr(offline, "PROJECT_DIR", tmp_path)
+    out, err = io.StringIO(), io.StringIO()
+    code = plan.run(parse("--stack", "qa"), out, err)
+    assert code == plan.EXIT_OK, err.getvalue()
+    assert "TAP offline plan - stack qa (environment qa)" in out.getvalue()
+    code = plan.run(parse("--stack", "uat"), out, err)
+    assert code == plan.EXIT_BAD_INPUT
+    assert err.getvalue().strip() == "error: no stack file Pulumi.uat.yaml (stacks: qa)"

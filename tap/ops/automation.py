@@ -784,9 +784,11 @@ def up(
     return op_counts(result.summary.resource_changes)
 
 
-def refresh(stack: auto.Stack, out: LineSink, err: LineSink) -> dict[str, int]:
+def refresh(
+    stack: auto.Stack, out: LineSink, err: LineSink, targets: Sequence[str] = ()
+) -> dict[str, int]:
     with engine_errors(stack.name):
-        result = stack.refresh(on_output=out, on_error=err)
+        result = stack.refresh(on_output=out, on_error=err, target=list(targets) or None)
     return op_counts(result.summary.resource_changes)
 
 
@@ -816,9 +818,10 @@ class StackEngine:
     out: LineSink
     err: LineSink
 
-    def refresh(self) -> None:
-        counts = refresh(self.stack, self.out, self.err)
-        self.out(f"refresh {self.options.stack}: {format_counts(counts)}")
+    def refresh(self, targets: Sequence[str] | None = None) -> None:
+        counts = refresh(self.stack, self.out, self.err, list(targets or ()))
+        scope = f" ({len(targets)} target(s))" if targets else ""
+        self.out(f"refresh {self.options.stack}{scope}: {format_counts(counts)}")
 
     def up(self, targets: Sequence[str] | None) -> None:
         counts = up(self.stack, self.options, self.out, self.err, list(targets or ()))

@@ -48,17 +48,19 @@ def stack_client_factory(
     profile: str | None = None,
     endpoint_url: str | None = None,
     session: boto3.Session | None = None,
+    sts_region: str = "us-east-1",
 ) -> ClientFactory:
     """Clients in the stack's account: the caller's session, or the role `tap:aws` names
     assumed from it (with its external id), exactly as the program's providers assume it.
 
-    The role is assumed once, through STS in us-east-1 (STS is global; its regional endpoints
-    answer the same), and its credentials feed one session for every service and region.
+    The role is assumed once, through STS in `sts_region` (every region's STS endpoint issues
+    the same credentials; `dr promote` passes the surviving region so a us-east-1 outage does
+    not stop it), and its credentials feed one session for every service and region.
     """
     base = session or shared_session(profile)
     if not aws.assume_role_arn:
         return client_factory(endpoint_url=endpoint_url, session=base)
-    sts = base.client("sts", region_name="us-east-1", endpoint_url=endpoint_url, config=_RETRIES)
+    sts = base.client("sts", region_name=sts_region, endpoint_url=endpoint_url, config=_RETRIES)
     request: dict[str, Any] = {"RoleArn": aws.assume_role_arn, "RoleSessionName": aws.session_name}
     if aws.external_id:
         request["ExternalId"] = aws.external_id
@@ -77,10 +79,12 @@ def stack_client_factory(
     return client_factory(endpoint_url=endpoint_url, session=assumed)
 
 
-def require_account(clients: ClientFactory, aws: AwsConfig, stack: str) -> str:
+def require_account(
+    clients: ClientFactory, aws: AwsConfig, stack: str, sts_region: str = "us-east-1"
+) -> str:
     """The account the clients act in; an OpsError (one line) when it is not the stack's."""
     try:
-        account = str(clients("sts", "us-east-1").get_caller_identity()["Account"])
+        account = str(clients("sts", sts_region).get_caller_identity()["Account"])
     except (ClientError, BotoCoreError) as exc:
         raise OpsError(f"cannot tell which AWS account this is: {describe_error(exc)}") from None
     expected = aws.expected_account

@@ -54,8 +54,8 @@ PROVIDER_TYPE = "pulumi:providers:aws"
 class DrEngine(Protocol):
     """The engine operations `promote` needs (tap/cli.py implements them with Automation API)."""
 
-    def refresh(self) -> None:
-        """`pulumi refresh` of the stack (raises OpsError)."""
+    def refresh(self, targets: Sequence[str] | None = None) -> None:
+        """`pulumi refresh`, limited to `targets` (literal URNs) when given (raises OpsError)."""
         ...
 
     def up(self, targets: Sequence[str] | None) -> None:
@@ -306,7 +306,9 @@ def run_promote(
 
     targets = promotion_targets(stack, region, read_tap_config(stack_file))
     out(f"3/3 refreshing stack {stack}")
-    _engine_step("refresh", stack, region, engine.refresh)
+    # Only what the promotion touches: a stack-wide refresh would read the failed region too.
+    literal = [t for t in targets if not t.endswith("*")]
+    _engine_step("refresh", stack, region, lambda: engine.refresh(literal))
     out(f"3/3 updating {len(targets)} resources of {region} and the failover records")
     _engine_step("up", stack, region, lambda: engine.up(targets))
     out(
