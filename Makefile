@@ -4,7 +4,7 @@ VENV ?= .venv
 STACK ?= dev
 BIN := $(VENV)/bin
 
-.PHONY: plan test lint bench diagram docs clean
+.PHONY: plan test lint bench diagram docs inventory clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ diagram: $(BIN)/.installed
 
 docs: $(BIN)/.installed
 	$(BIN)/python scripts/update_docs.py
+
+inventory: $(BIN)/.installed
+	$(BIN)/python scripts/update_inventory.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache

@@ -3,7 +3,7 @@
 
 import sys
 
-from tap.cli import main
+from tap_tooling.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

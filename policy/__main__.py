@@ -1,6 +1,6 @@
 """TAP's CrossGuard policy pack: `pulumi preview --policy-pack policy`.
 
-The rules themselves live in tap/rules.py, shared with the offline plan (`deploy.py plan`);
+The rules themselves live in tap_tooling/rules.py, shared with the offline plan (`deploy.py plan`);
 this folder only wraps them for the engine.
 """
 

@@ -1,4 +1,4 @@
-"""CrossGuard adapters: each rule of tap/rules.py as a pulumi-policy validation policy.
+"""CrossGuard adapters: each rule of tap_tooling/rules.py as a pulumi-policy validation policy.
 
 Kept apart from __main__.py so tests can exercise the adapters without constructing the
 PolicyPack (which starts a policy server). CrossGuard hands validators duck-typed args objects
@@ -18,7 +18,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from tap import readiness, rules
+from tap_tooling import graph, readiness, rules
 
 ReportViolation = Callable[..., None]
 
@@ -77,7 +77,7 @@ def resource_validator(rule: rules.ResourceRule) -> Callable[[Any, ReportViolati
     return validate
 
 
-def resource_view(resource: Any) -> rules.Resource:
+def resource_view(resource: Any) -> graph.Resource:
     """A CrossGuard PolicyResource as the stack rules see it.
 
     Ids are unknown for resources not created yet, so references are followed through the
@@ -90,7 +90,7 @@ def resource_view(resource: Any) -> rules.Resource:
         for key, deps in (getattr(resource, "property_dependencies", None) or {}).items()
     }
     provider_props = _provider_props(resource)
-    return rules.Resource(
+    return graph.Resource(
         type=resource.resource_type,
         name=resource.name,
         props=props,

@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tap import plan
-from tap.offline import run_program
+from tap_tooling import plan
+from tap_tooling.offline import run_program
 
 BARE_PROGRAM = """
 import pulumi, pulumi_aws as aws

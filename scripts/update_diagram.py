@@ -15,9 +15,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tap import diagram  # noqa: E402
-from tap.offline import PlanResult, run_program  # noqa: E402
-from tap.plan import judge  # noqa: E402
+from tap_tooling import diagram  # noqa: E402
+from tap_tooling.offline import PlanResult, run_program  # noqa: E402
+from tap_tooling.plan import judge  # noqa: E402
 
 README = ROOT / "README.md"
 DOC = ROOT / "docs" / "prod-diagram.md"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tap import docs
+from tap_tooling import docs
 
 
 def main() -> int:

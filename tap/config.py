@@ -485,7 +485,7 @@ RESERVED_DOMAINS: tuple[str, ...] = (
 )  # fmt: skip
 PLACEHOLDER_DOMAIN = "replace-me.invalid"
 """What a stack file ships until its owner sets a real domain: the offline plan runs with a
-stand-in (tap.offline), and a real preview or up stops on it with one line."""
+stand-in (tap_tooling.offline), and a real preview or up stops on it with one line."""
 
 
 def reserved_suffix(domain: str) -> str | None:

@@ -1,4 +1,5 @@
-"""Shared fixtures: the recording-mock harness of tap.offline, run once per stack and config."""
+"""Shared fixtures: the recording-mock harness of tap_tooling.offline, run once per stack and
+config."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tap.offline import OFFLINE_DOMAIN, PlanResult, read_stack_file, run_program
+from tap_tooling.offline import OFFLINE_DOMAIN, PlanResult, read_stack_file, run_program
 
 STACKS = ("dev", "staging", "prod")
 ALL_FEATURES = "all-features"

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pulumi
 import pytest
 
-from tap.offline import PlanResult
+from tap_tooling.offline import PlanResult
 from tests.conftest import inputs_of
 
 TRAIL = "aws:cloudtrail/trail:Trail"

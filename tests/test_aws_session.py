@@ -10,8 +10,8 @@ import pytest
 from moto import mock_aws
 
 from tap.config import AwsConfig
-from tap.ops.aws import require_account, stack_client_factory
-from tap.ops.errors import ExitCode, OpsError
+from tap_tooling.ops.aws import require_account, stack_client_factory
+from tap_tooling.ops.errors import ExitCode, OpsError
 
 MOTO_ACCOUNT = "123456789012"  # moto's default account for the caller's own credentials
 TARGET = "210987654321"

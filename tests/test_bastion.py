@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tap.offline import PlanResult
+from tap_tooling.offline import PlanResult
 
 BASTION = {"bastion": {"enabled": True, "ssh_cidr": "198.51.100.0/24", "key_name": "ops"}}
 LT = "aws:ec2/launchTemplate:LaunchTemplate"
@@ -24,7 +24,7 @@ SG_TYPES = (
 
 @pytest.fixture(scope="module")
 def bastion_plan() -> PlanResult:
-    from tap.offline import run_program
+    from tap_tooling.offline import run_program
     from tests.conftest import stack_config
 
     config = stack_config("dev")

@@ -15,9 +15,9 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from tap.cli import main
-from tap.ops.aws import ClientFactory, client_factory
-from tap.ops.bootstrap import (
+from tap_tooling.cli import main
+from tap_tooling.ops.aws import ClientFactory, client_factory
+from tap_tooling.ops.bootstrap import (
     IAM_ACTIONS,
     LIFECYCLE_RULE_ID,
     LOCK_RULE_ID,
@@ -31,7 +31,7 @@ from tap.ops.bootstrap import (
     is_public_allow,
     render,
 )
-from tap.ops.errors import ExitCode, OpsError
+from tap_tooling.ops.errors import ExitCode, OpsError
 
 ACCOUNT = "123456789012"  # moto's account id
 BUCKET = f"tap-pulumi-state-{ACCOUNT}-us-east-1"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tap.offline import PlanResult, physical_id
+from tap_tooling.offline import PlanResult, physical_id
 
 BUCKET = "aws:s3/bucket:Bucket"
 

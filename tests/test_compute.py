@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -12,13 +13,12 @@ from typing import Any, cast
 import pulumi
 import pulumi_aws as aws
 import pytest
-from pulumi.runtime import settings as pulumi_settings
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 
 from components.compute import TLS_POLICY, Compute, ComputeArgs, architecture_of
 from components.origin_secret import ORIGIN_SECRET_HEADER, OriginSecret, OriginSecretArgs
-from tap.offline import (
+from tap.user_data import render_user_data
+from tap_tooling import sdk
+from tap_tooling.offline import (
     ALB_ZONE_IDS,
     PlanResult,
     Recorded,
@@ -26,7 +26,6 @@ from tap.offline import (
     RecordingMonitor,
     run_program,
 )
-from tap.user_data import render_user_data
 from tests.conftest import inputs_of, planned, stack_config
 
 ALB = "aws:lb/loadBalancer:LoadBalancer"
@@ -820,13 +819,13 @@ class _SecretRecordingMonitor(RecordingMonitor):
         self.secret_paths: dict[str, set[str]] = {}
 
     def RegisterResource(self, request: Any) -> Any:
-        raw = pulumi.runtime.rpc.deserialize_properties(request.object)
+        raw = sdk.deserialize(request.object)
         self.secret_paths[request.name] = set(_secret_paths(raw, ""))
         return super().RegisterResource(request)
 
 
 def _secret_paths(value: Any, path: str) -> list[str]:
-    if pulumi.runtime.rpc.is_rpc_secret(value):
+    if sdk.is_secret(value):
         return [path]
     if isinstance(value, dict):
         return [p for k, v in value.items() for p in _secret_paths(v, f"{path}.{k}")]
@@ -858,10 +857,7 @@ def build_offline(build: Callable[[aws.Provider], Mapping[str, Any]]) -> Built:
     (value, is_secret)."""
     mocks = RecordingMocks()
     monitor = _SecretRecordingMonitor(mocks)
-    pulumi_settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(mocks, project="tap", stack="unit", preview=False, monitor=monitor)
-    pulumi_settings.SETTINGS.rpc_manager.clear()
-    pulumi_settings.SETTINGS.outputs.clear()
+    sdk.install_mocks(mocks, monitor, "tap", "unit", logging.getLogger("tap.unit"), {})
     values: dict[str, Any] = {}
 
     async def body() -> None:
@@ -869,7 +865,7 @@ def build_offline(build: Callable[[aws.Provider], Mapping[str, Any]]) -> Built:
         for key, output in build(provider).items():
             values[key] = (await output.future(), await output.is_secret())
 
-    _sync_await(run_pulumi_func(body))
+    sdk.run(body)
     assert not monitor.violations, monitor.violations
     return Built(monitor.recorded, monitor.secret_paths, values)
 

@@ -16,7 +16,7 @@ from tap.config import (
     parse_stack_config,
     reserved_suffix,
 )
-from tap.offline import OFFLINE_DOMAIN, with_offline_domain
+from tap_tooling.offline import OFFLINE_DOMAIN, with_offline_domain
 from tests.conftest import STACKS, stack_config
 
 BASE = stack_config("dev")

@@ -1,4 +1,4 @@
-"""tap/cost.py: monthly estimates against totals computed by hand from the price table."""
+"""tap_tooling/cost.py: monthly estimates against totals computed by hand from the price table."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from tap import cost, prices
-from tap.plan import judge
-from tap.rules import Resource
+from tap_tooling import cost, prices
+from tap_tooling.graph import Resource
+from tap_tooling.plan import judge
 from tests.conftest import planned
 
 H = 730  # hours in a month, as AWS's calculator counts
@@ -145,7 +145,7 @@ def test_unknown_instance_type_is_unpriced_not_a_crash() -> None:
     assert estimate.total == 0
     rendered = "\n".join(cost.render(estimate))
     assert (
-        "unpriced (no price in tap/prices.py): asg (EC2 x9.enormous at desired capacity 2"
+        "unpriced (no price in tap_tooling/prices.py): asg (EC2 x9.enormous at desired capacity 2"
         in rendered
     )
 

@@ -1,14 +1,15 @@
 """The database tier: credentials that work with DR, each region on its own, protection.
 
 Two layers of tests. The component tests build DatabaseCredential and Database on their own,
-with their Args alone, under the recording mocks of tap.offline (plus what those mocks do not
-answer yet: an RDS DbiResourceId, a fresh RandomId per "re-created" stack, and which inputs
+with their Args alone, under the recording mocks of tap_tooling.offline (plus what those mocks
+do not answer yet: an RDS DbiResourceId, a fresh RandomId per "re-created" stack, and which inputs
 were sent as secrets). The stack tests run the whole program for each shipped stack.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import string
 from collections.abc import Callable
@@ -19,10 +20,6 @@ import pulumi_aws as aws
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import settings as pulumi_settings
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 
 from components.database import (
     Database,
@@ -38,14 +35,14 @@ from components.db_credential import (
     DatabaseCredentialArgs,
 )
 from tap import naming
-from tap.offline import (
-    _SECRET_SIG,
+from tap.user_data import APP_DB_USER
+from tap_tooling import sdk
+from tap_tooling.offline import (
     PlanResult,
     RecordingMocks,
     RecordingMonitor,
     _import_quietly,
 )
-from tap.user_data import APP_DB_USER
 from tests.conftest import inputs_of, planned
 
 RDS = "aws:rds/instance:Instance"
@@ -69,7 +66,7 @@ SNAPSHOT_ID = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,254}(?<!-)$")
 
 
 class _Mocks(RecordingMocks):
-    """tap.offline's mocks (plus an RDS DbiResourceId, should they lack one), and a RandomId
+    """tap_tooling.offline's mocks (plus an RDS DbiResourceId, should they lack one), and a RandomId
     salted by `generation`:
     the real provider draws a new value each time a stack is created."""
 
@@ -77,7 +74,7 @@ class _Mocks(RecordingMocks):
         super().__init__()
         self.generation = generation
 
-    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict]:
+    def new_resource(self, args: sdk.MockResourceArgs) -> tuple[str, dict]:
         resource_id, state = super().new_resource(args)
         if args.typ == RDS and "resourceId" not in state:
             digest = sum(map(ord, args.name)) * 7919
@@ -95,9 +92,9 @@ class _Monitor(RecordingMonitor):
         self.secret_inputs: dict[str, set[str]] = {}
 
     def RegisterResource(self, request: Any) -> Any:
-        inputs = pulumi.runtime.rpc.deserialize_properties(request.object)
+        inputs = sdk.deserialize(request.object)
         self.secret_inputs[request.name] = {
-            key for key, value in inputs.items() if isinstance(value, dict) and _SECRET_SIG in value
+            key for key, value in inputs.items() if sdk.is_secret(value)
         }
         return super().RegisterResource(request)
 
@@ -108,20 +105,17 @@ class Built(PlanResult):
 
 def build(program: Callable[[], dict[str, Any]], generation: int = 1) -> Built:
     """Run `program` (which builds components) under the recording mocks, as
-    tap.offline.run_program runs __main__.py."""
+    tap_tooling.offline.run_program runs __main__.py."""
     _import_quietly()
     mocks = _Mocks(generation)
     monitor = _Monitor(mocks)
-    pulumi_settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(mocks, project="tap", stack="test", preview=False, monitor=monitor)
-    pulumi_settings.SETTINGS.rpc_manager.clear()
-    pulumi_settings.SETTINGS.outputs.clear()
+    sdk.install_mocks(mocks, monitor, "tap", "test", logging.getLogger("tap.test"), {})
     result = Built(stack="test")
 
     async def body() -> None:
         result.outputs = await pulumi.Output.from_input(program()).future() or {}
 
-    _sync_await(run_pulumi_func(body))
+    sdk.run(body)
     assert not monitor.violations, monitor.violations
     result.resources = monitor.recorded
     result.secret_inputs = monitor.secret_inputs

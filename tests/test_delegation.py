@@ -1,4 +1,4 @@
-"""tap/ops/delegation.py: the zone-only targets, the NS comparison and the public lookup.
+"""tap_tooling/ops/delegation.py: the zone-only targets, the NS comparison and the public lookup.
 
 The command flow (targeted update, exit code, full update once delegated) is tested through
 deploy.py and the fake CLI in tests/test_deploy.py.
@@ -15,8 +15,8 @@ import dns.resolver
 import pytest
 import yaml
 
-from tap.ops import delegation
-from tap.ops.delegation import NsAnswer
+from tap_tooling.ops import delegation
+from tap_tooling.ops.delegation import NsAnswer
 from tests.conftest import planned
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

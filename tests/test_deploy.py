@@ -20,12 +20,12 @@ import pytest
 import yaml
 from moto import mock_aws
 
-from tap import cli
-from tap.cli import main
-from tap.ops import automation, delegation
-from tap.ops.automation import DEFAULT_SECRETS_PROVIDER, REPO_ROOT
-from tap.ops.delegation import NsAnswer
-from tap.ops.errors import ExitCode, OpsError
+from tap_tooling import cli
+from tap_tooling.cli import main
+from tap_tooling.ops import automation, delegation
+from tap_tooling.ops.automation import DEFAULT_SECRETS_PROVIDER, REPO_ROOT
+from tap_tooling.ops.delegation import NsAnswer
+from tap_tooling.ops.errors import ExitCode, OpsError
 from tests.fake_pulumi import FakePulumi, install
 
 BACKEND = "s3://tap-pulumi-state-123456789012-us-east-1?region=us-east-1&awssdk=v2"
@@ -1050,7 +1050,7 @@ def test_a_malformed_stack_file_is_one_line(
 
 
 class StubDr:
-    """Stands in for tap/ops/dr.py (tested on its own in test_dr.py): records what the CLI
+    """Stands in for tap_tooling/ops/dr.py (tested on its own in test_dr.py): records what the CLI
     hands over."""
 
     def __init__(self) -> None:

@@ -1,4 +1,4 @@
-"""tap/diagram.py: the Mermaid picture follows the recorded resources."""
+"""tap_tooling/diagram.py: the Mermaid picture follows the recorded resources."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from tap import diagram
-from tap.offline import PlanResult
-from tap.plan import judge
-from tap.rules import Resource
+from tap_tooling import diagram
+from tap_tooling.graph import Resource
+from tap_tooling.offline import PlanResult
+from tap_tooling.plan import judge
 from tests.conftest import planned
 
 NODE_LINE = re.compile(r'^    ([A-Za-z][A-Za-z0-9_]*)\["([^"]+)"\]$')

@@ -9,12 +9,12 @@ from typing import Any
 
 import pulumi
 import pytest
-from pulumi.runtime import mocks as pulumi_mocks
 
 from components.certificate import _first_option
 from components.failover import Endpoint, Failover, FailoverArgs
 from tap.global_provider import GLOBAL_REGION
-from tap.offline import PROVIDER_TYPE, PlanResult, Recorded, physical_id, run_program
+from tap_tooling import sdk
+from tap_tooling.offline import PROVIDER_TYPE, PlanResult, Recorded, physical_id, run_program
 from tests.conftest import planned, stack_config
 
 ZONE = "aws:route53/zone:Zone"
@@ -399,11 +399,11 @@ def test_three_regions_secondary_is_a_latency_set() -> None:
 
 
 def test_failover_args_are_checked() -> None:
-    class Quiet(pulumi_mocks.Mocks):
-        def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict]:
+    class Quiet(sdk.Mocks):
+        def new_resource(self, args: sdk.MockResourceArgs) -> tuple[str, dict]:
             return f"{args.name}-id", dict(args.inputs)
 
-        def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list]:
+        def call(self, args: sdk.MockCallArgs) -> tuple[dict, list]:
             return {}, []
 
     pulumi.runtime.set_mocks(Quiet(), project="tap", stack="dev", preview=False)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tap import docs, readiness, rules
+from tap_tooling import docs, readiness, rules
 
 
 def test_plan_doc_rule_tables_are_current() -> None:

@@ -1,4 +1,4 @@
-"""tap/ops/dr.py: `dr status` and `dr promote` against moto, with a fake engine.
+"""tap_tooling/ops/dr.py: `dr status` and `dr promote` against moto, with a fake engine.
 
 moto (5.x) gaps, filled here the way AWS behaves, not more kindly:
 - PromoteReadReplica returns at once and leaves ReadReplicaSourceDBInstanceIdentifier in
@@ -27,9 +27,9 @@ from moto import mock_aws
 from moto.rds.models import rds_backends
 
 from tap.config import StackConfig, parse_stack_config
-from tap.ops import dr
-from tap.ops.aws import client_factory
-from tap.ops.errors import ExitCode, OpsError
+from tap_tooling.ops import dr
+from tap_tooling.ops.aws import client_factory
+from tap_tooling.ops.errors import ExitCode, OpsError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ACCOUNT = "123456789012"
@@ -612,7 +612,7 @@ def test_record_promotion_refuses_a_config_the_model_rejects(tmp_path: Path) -> 
 
 
 def test_targets_are_what_the_promotion_changes(stack_file: Path) -> None:
-    from tap.offline import run_program
+    from tap_tooling.offline import run_program
 
     raw = dr.read_tap_config(stack_file)
     targets = dr.promotion_targets("prod", SECONDARY, raw)
@@ -670,7 +670,7 @@ def test_engine_urns_carry_the_whole_parent_chain() -> None:
 
 
 def test_select_targets_refuses_a_glob_that_would_match_more() -> None:
-    from tap.offline import Recorded
+    from tap_tooling.offline import Recorded
 
     def resource(name: str, parent: str = "") -> Recorded:
         return Recorded(

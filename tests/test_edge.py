@@ -14,7 +14,7 @@ import pytest
 
 from components.edge import Edge, EdgeArgs, log_delivery_statements
 from components.origin_secret import ORIGIN_SECRET_HEADER
-from tap.offline import MOCK_ACCOUNT_ID, PlanResult, Recorded
+from tap_tooling.offline import MOCK_ACCOUNT_ID, PlanResult, Recorded
 from tests.conftest import planned
 from tests.test_compute import build_offline, sent_as_secret
 from tests.test_dns import CREATE, dev_three_regions, dev_zone_by_id, run

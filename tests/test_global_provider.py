@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 
 from tap.global_provider import GLOBAL_PROVIDER_NAME, GLOBAL_REGION
-from tap.offline import PlanResult
+from tap_tooling.offline import PlanResult
 
 PROVIDER = "pulumi:providers:aws"
 DNS = {"domain": "acme-platform.io", "create_zone": True}

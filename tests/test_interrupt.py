@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from moto.server import ThreadedMotoServer
 
-from tap.ops.automation import REPO_ROOT
-from tap.ops.errors import ExitCode
+from tap_tooling.ops.automation import REPO_ROOT
+from tap_tooling.ops.errors import ExitCode
 from tests.fake_pulumi import FakePulumi, install
 
 BACKEND = "s3://tap-pulumi-state-123456789012-us-east-1?region=us-east-1&awssdk=v2"

@@ -10,7 +10,7 @@ import pytest
 
 from components.monitoring import dashboard_body
 from tap.global_provider import GLOBAL_REGION
-from tap.offline import MOCK_ACCOUNT_ID, PlanResult, Recorded
+from tap_tooling.offline import MOCK_ACCOUNT_ID, PlanResult, Recorded
 from tests.conftest import inputs_of
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"

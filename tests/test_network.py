@@ -10,8 +10,8 @@ from collections.abc import Callable
 import pytest
 
 from components.network import pick_zone_ids
-from tap import offline
-from tap.offline import PlanResult, physical_id
+from tap_tooling import offline
+from tap_tooling.offline import PlanResult, physical_id
 from tests.conftest import inputs_of, planned
 
 SUBNET = "aws:ec2/subnet:Subnet"

@@ -1,4 +1,4 @@
-"""tap/offline.py: the mock harness invents ids, ARNs and lookups in the shapes AWS returns."""
+"""The mock harness invents ids, ARNs and lookups in the shapes AWS returns."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from tap import offline
-from tap.offline import MOCK_ACCOUNT_ID, computed_state, physical_id
+from tap_tooling import offline
+from tap_tooling.offline import MOCK_ACCOUNT_ID, computed_state, physical_id
 
 ACCT = MOCK_ACCOUNT_ID
 HEX17 = r"[0-9a-f]{17}"

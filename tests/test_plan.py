@@ -11,8 +11,8 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from tap import plan, rules
-from tap.offline import PlanResult
+from tap_tooling import plan, rules
+from tap_tooling.offline import PlanResult
 from tests.conftest import STACKS, planned
 
 
@@ -108,7 +108,7 @@ def test_the_plan_says_when_a_region_serves_http_only() -> None:
     import argparse
     import io
 
-    from tap import plan as plan_module
+    from tap_tooling import plan as plan_module
 
     out = io.StringIO()
     code = plan_module.run(argparse.Namespace(stack="dev", json=False, diagram=None), out=out)
@@ -140,7 +140,7 @@ def test_prod_plan_says_the_placeholder_domain_was_stood_in_for(
 def test_plan_takes_any_stack_with_a_stack_file(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from tap import offline
+    from tap_tooling import offline
 
     (tmp_path / "Pulumi.qa.yaml").write_text((offline.PROJECT_DIR / "Pulumi.dev.yaml").read_text())
     monkeypatch.setattr(offline, "PROJECT_DIR", tmp_path)

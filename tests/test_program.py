@@ -14,7 +14,7 @@ import pulumi_aws as aws
 import pytest
 
 from tap.global_provider import GLOBAL_PROVIDER_NAME
-from tap.offline import OfflineError, PlanResult, Recorded, run_program
+from tap_tooling.offline import OfflineError, PlanResult, Recorded, run_program
 from tests.conftest import STACKS
 
 PROVIDER = "pulumi:providers:aws"
@@ -192,7 +192,7 @@ def test_harness_rejects_an_unknown_lookup(tmp_path: Path) -> None:
 
 _SNAPSHOT = """
 import json, sys
-from tap.offline import run_program
+from tap_tooling.offline import run_program
 plan = run_program(sys.argv[1])
 rows = [(r.type, r.name, json.dumps(r.inputs, sort_keys=True)) for r in plan.resources]
 print(json.dumps(sorted(rows)))
@@ -206,7 +206,7 @@ def test_inputs_do_not_depend_on_the_interpreters_hash_seed() -> None:
     import subprocess
     import sys
 
-    from tap.offline import PROJECT_DIR
+    from tap_tooling.offline import PROJECT_DIR
 
     def snapshot(seed: str) -> str:
         env = {**os.environ, "PYTHONHASHSEED": seed}
@@ -267,7 +267,7 @@ def test_production_is_a_default_tag_of_every_provider(
 
 def test_a_fourth_stack_file_is_a_stack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Any name with a Pulumi.<name>.yaml is a stack: no code keyed on dev/staging/prod."""
-    from tap import offline
+    from tap_tooling import offline
 
     for source in offline.PROJECT_DIR.glob("Pulumi.*.yaml"):
         (tmp_path / source.name).write_text(source.read_text())
@@ -287,7 +287,7 @@ def test_a_fourth_stack_file_is_a_stack(monkeypatch: pytest.MonkeyPatch, tmp_pat
 def test_a_malformed_stack_file_is_one_line(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from tap import offline
+    from tap_tooling import offline
 
     (tmp_path / "Pulumi.bad.yaml").write_text("config:\n  tap:regions: [unclosed\n")
     monkeypatch.setattr(offline, "PROJECT_DIR", tmp_path)

@@ -1,4 +1,4 @@
-"""tap/readiness.py: each AWS constraint fires on what AWS refuses and stays quiet otherwise."""
+"""Deploy readiness: each AWS constraint fires on what AWS refuses and stays quiet otherwise."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 
 from policy import crossguard
-from tap import plan, readiness, rules
-from tap.offline import PlanResult, run_program
-from tap.plan import judge
-from tap.rules import Context, PrefixList, Resource
+from tap_tooling import plan, readiness, rules
+from tap_tooling.graph import Resource
+from tap_tooling.offline import PlanResult, run_program
+from tap_tooling.plan import judge
+from tap_tooling.rules import Context, PrefixList
 from tests.conftest import STACKS, planned, stack_config
 from tests.test_rules import input_names, sdk_class
 

@@ -1,4 +1,4 @@
-"""tap/rules.py: every rule fires on a broken resource and stays quiet on a compliant one."""
+"""Policy rules: every rule fires on a broken resource and stays quiet on a compliant one."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from policy import crossguard
-from tap import rules
-from tap.plan import judge
-from tap.rules import Context, Resource
+from tap_tooling import rules
+from tap_tooling.graph import Resource
+from tap_tooling.plan import judge
+from tap_tooling.rules import Context
 from tests.conftest import STACKS, planned
 
 DEV = Context(environment="dev", provider_tags={t: "x" for t in rules.REQUIRED_TAGS})

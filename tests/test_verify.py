@@ -25,11 +25,11 @@ from moto.rds.models import rds_backends
 from moto.server import ThreadedMotoServer
 
 from tap import config as tap_config
-from tap.cli import main
-from tap.ops import aws as tap_aws
-from tap.ops.aws import ClientFactory, client_factory
-from tap.ops.errors import ExitCode, OpsError
-from tap.ops.verify import (
+from tap_tooling.cli import main
+from tap_tooling.ops import aws as tap_aws
+from tap_tooling.ops.aws import ClientFactory, client_factory
+from tap_tooling.ops.errors import ExitCode, OpsError
+from tap_tooling.ops.verify import (
     DB_BUSY_STATUSES,
     DB_FAILED_STATUSES,
     Check,
@@ -770,7 +770,7 @@ def _route53_stub(observations: list[dict]):
 def test_a_region_is_healthy_only_when_enough_checkers_say_so(
     statuses: list[str], passed: bool
 ) -> None:
-    from tap.ops.verify import check_health
+    from tap_tooling.ops.verify import check_health
 
     client = _route53_stub(
         [

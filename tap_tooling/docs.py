@@ -1,5 +1,5 @@
 """Documentation generated from the code it describes, so it cannot drift: the rule catalogue
-(docs/plan.md) is rendered from tap/rules.py and tap/readiness.py. `make docs` rewrites the
+(docs/plan.md) is rendered from rules.py and readiness.py. `make docs` rewrites the
 marked blocks; tests/test_docs.py fails when one is stale."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from pathlib import Path
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from tap import readiness, rules
 from tap.config import NAMESPACE, StackConfig
+from tap_tooling import readiness, rules
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAN_DOC = ROOT / "docs" / "plan.md"

@@ -5,8 +5,8 @@ each rule here encodes one thing the AWS API (or the provider in front of it) re
 setting AWS accepts but that can never do what it says (a grant that never applies, a
 lifecycle that pays an early-deletion charge on every object). Each rule cites the document it
 comes from (`source`), and runs in `deploy.py plan` (a mandatory violation exits 1) and in the
-CrossGuard pack, next to the policy rules of `tap.rules`, over the same `Resource` views with
-the engine's camelCase input names.
+CrossGuard pack, next to the policy rules of `tap_tooling.rules`, over the same `Resource`
+views with the engine's camelCase input names.
 
 A value unknown at plan time (absent from the properties, or not a string where a name is
 expected) is not judged: these rules check what the program says, not what AWS computes.
@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tap import rules
-from tap.rules import (
+from tap_tooling import graph, rules
+from tap_tooling.rules import (
     MANDATORY,
     Context,
     Finding,
@@ -41,7 +41,7 @@ from tap.rules import (
     points_to,
 )
 
-# Resource type tokens (pulumi-aws v7) not already named in tap.rules.
+# Resource type tokens (pulumi-aws v7) not already named in tap_tooling.rules.
 SG_EGRESS_RULE = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 RDS_PARAMETER_GROUP = "aws:rds/parameterGroup:ParameterGroup"
 RDS_SUBNET_GROUP = "aws:rds/subnetGroup:SubnetGroup"
@@ -1147,7 +1147,7 @@ def _cross_region(index: StackIndex, _c: Context) -> list[Finding]:
     for resource in index.resources:
         if resource.type.startswith(GLOBAL_TYPES) or resource.region is None:
             continue
-        is_global = rules.location(resource) == "global"
+        is_global = graph.location(resource) == "global"
         if resource.props.get("scope") == "CLOUDFRONT" and resource.region != GLOBAL_SERVICE_REGION:
             findings.append(
                 (resource, f"CLOUDFRONT scope in {resource.region}: create it in us-east-1")

@@ -28,8 +28,8 @@ import botocore.session
 from botocore.exceptions import ClientError
 
 from tap.config import KNOWN_REGIONS
-from tap.ops.aws import ClientFactory, error_code
-from tap.ops.errors import ExitCode, OpsError
+from tap_tooling.ops.aws import ClientFactory, error_code
+from tap_tooling.ops.errors import ExitCode, OpsError
 
 DEFAULT_REGION = "us-east-1"
 """Where the state bucket and key live unless --region says otherwise (every stack's primary)."""

@@ -25,13 +25,11 @@ from typing import Any
 
 import pulumi
 import yaml
-from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import settings as pulumi_settings
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
+from google.protobuf import json_format
 
 from tap.config import NAMESPACE, PLACEHOLDER_DOMAIN
-from tap.readiness import managed_prefix_list_weight
+from tap_tooling import sdk
+from tap_tooling.readiness import managed_prefix_list_weight
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 MAIN_PROGRAM = PROJECT_DIR / "__main__.py"
@@ -61,6 +59,9 @@ class Recorded:
     ignore_changes: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()
     retain_on_delete: bool = False
+    aliases: tuple[dict[str, Any], ...] = ()
+    """Aliases registered with the resource, as the request carries them (alias.proto as JSON):
+    {"urn": ...} or {"spec": {"name", "type", "stack", "project", "parentUrn" | "noParent"}}."""
 
 
 @dataclass(frozen=True)
@@ -506,7 +507,7 @@ def random_state(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, Any
     return {}
 
 
-class RecordingMocks(pulumi_mocks.Mocks):
+class RecordingMocks(sdk.Mocks):
     """Answers resource registrations and lookups like the engine would, offline."""
 
     def __init__(self) -> None:
@@ -519,7 +520,7 @@ class RecordingMocks(pulumi_mocks.Mocks):
             return None
         return self.provider_regions.get(provider_ref.rsplit("::", 1)[0])
 
-    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict]:
+    def new_resource(self, args: sdk.MockResourceArgs) -> tuple[str, dict]:
         if args.typ == PROVIDER_TYPE:
             return f"{args.name}-provider-id", dict(args.inputs)
         if args.typ.startswith("random:"):
@@ -531,13 +532,13 @@ class RecordingMocks(pulumi_mocks.Mocks):
         state = {**args.inputs, **computed_state(args.typ, args.name, region, args.inputs)}
         return physical_id(args.typ, args.name, args.inputs, region), state
 
-    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list]:
+    def call(self, args: sdk.MockCallArgs) -> tuple[dict, list]:
         region = self.region_of(args.provider)
         self.invokes.append((args.token, region))
         answer = _LOOKUPS.get(args.token)
         if answer is None:
             raise OfflineError(
-                f"lookup {args.token} has no offline answer; add one to tap/offline.py"
+                f"lookup {args.token} has no offline answer; add one to tap_tooling/offline.py"
             )
         if not args.token.startswith("pulumi:") and region is None:
             raise OfflineError(f"lookup {args.token} has no explicit provider")
@@ -698,7 +699,7 @@ _LOOKUPS: dict[str, Callable[[str, dict], dict]] = {
 }
 
 
-class RecordingMonitor(pulumi_mocks.MockMonitor):
+class RecordingMonitor(sdk.MockMonitor):
     """A mock monitor that also keeps each registration's parent, provider and options."""
 
     def __init__(self, mocks: RecordingMocks) -> None:
@@ -718,7 +719,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
-        inputs = pulumi.runtime.rpc.deserialize_properties(request.object)
+        inputs = sdk.deserialize(request.object)
         # The mocks have the provider's region once it is registered: record it now.
         if request.type == PROVIDER_TYPE:
             self.recording_mocks.provider_regions[response.urn] = inputs.get("region", "")
@@ -738,24 +739,22 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 ignore_changes=tuple(request.ignoreChanges),
                 depends_on=tuple(sorted(request.dependencies)),
                 retain_on_delete=bool(request.retainOnDelete),
+                aliases=tuple(json_format.MessageToDict(a) for a in request.aliases),
             )
         )
         return response
 
 
-_SECRET_SIG = "4dabf18193072939515e22adb298388d"  # pulumi's marker of a secret value
-
-
 def _plain(value: Any) -> Any:
     """Inputs as plain JSON-like data (secrets unwrapped, resource references named)."""
-    if isinstance(value, dict) and _SECRET_SIG in value:
+    if isinstance(value, dict) and sdk.SECRET_SIG in value:
         return _plain(value.get("value"))
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     if isinstance(value, pulumi.Resource):
-        return f"<ref {value._name}>"
+        return f"<ref {sdk.resource_name(value)}>"
     return value
 
 
@@ -857,32 +856,29 @@ def run_program(
     _import_quietly()
     mocks = RecordingMocks()
     monitor = RecordingMonitor(mocks)
-    engine_log = logging.getLogger(f"tap.offline.engine.{stack}")
+    engine_log = logging.getLogger(f"tap_tooling.offline.engine.{stack}")
     engine_log.propagate = False
     engine_log.handlers = [warning_log := _WarningLog()]
-    pulumi_settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(
-        mocks, project=PROJECT_NAME, stack=stack, preview=False, monitor=monitor, logger=engine_log
+    sdk.install_mocks(
+        mocks,
+        monitor,
+        PROJECT_NAME,
+        stack,
+        engine_log,
+        {f"{NAMESPACE}:{key}": json.dumps(value) for key, value in raw.items()},
     )
-    pulumi.runtime.set_all_config(
-        {f"{NAMESPACE}:{key}": json.dumps(value) for key, value in raw.items()}, []
-    )
-    pulumi_settings.SETTINGS.rpc_manager.clear()
-    pulumi_settings.SETTINGS.outputs.clear()
     result = PlanResult(stack=stack, notices=[placeholder_notice] if placeholder_notice else [])
 
     async def program_body() -> None:
         runpy.run_path(str(program), run_name="__main__")
-        root = pulumi_settings.get_root_resource()
-        outputs = getattr(root, "outputs", {})
-        result.outputs = await pulumi.Output.from_input(outputs).future() or {}
+        result.outputs = dict(await pulumi.Output.from_input(sdk.root_outputs()).future() or {})
 
     try:
         with warnings.catch_warnings(record=True) as python_warnings:
             warnings.simplefilter("always")
-            _sync_await(run_pulumi_func(program_body))
+            sdk.run(program_body)
     finally:
-        pulumi.runtime.set_all_config({}, [])
+        sdk.clear_config()
     if monitor.violations:
         raise OfflineError(monitor.violations[0])
     result.resources = monitor.recorded

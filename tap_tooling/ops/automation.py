@@ -3,7 +3,7 @@
 The program is this repository (a local program: `work_dir` is the repo root, so the engine
 runs `__main__.py` exactly as `pulumi up` in the repo would). The Automation API shells out to
 the `pulumi` CLI; this module turns its exceptions into one-line OpsErrors with the exit codes
-of tap/ops/errors.py, and streams the engine's own output line by line as it arrives.
+of tap_tooling/ops/errors.py, and streams the engine's own output line by line as it arrives.
 
 Every CLI run goes through `EngineCommand`, which makes Ctrl-C safe: the first one asks the
 engine to cancel (it finishes what is in flight, saves the state, releases the lock) while
@@ -30,12 +30,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 from pulumi import automation as auto
-from pulumi.automation._cmd import CommandResult
 from pulumi.automation.errors import InvalidVersionError, create_command_error
 
 from tap.config import NAMESPACE, AwsConfig, ConfigError, StackConfig, parse_stack_config
-from tap.ops.bootstrap import DEFAULT_REGION, SECRETS_ALIAS, secrets_provider_url
-from tap.ops.errors import ExitCode, OpsError
+from tap_tooling.ops.bootstrap import DEFAULT_REGION, SECRETS_ALIAS, secrets_provider_url
+from tap_tooling.ops.errors import ExitCode, OpsError
+from tap_tooling.sdk import EngineCommandResult as CommandResult
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BACKEND_ENV = "PULUMI_BACKEND_URL"
@@ -810,7 +810,7 @@ def outputs(stack: auto.Stack, show_secrets: bool = False) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class StackEngine:
-    """tap/ops/dr.py's DrEngine on the Automation API: the same interrupt-safe CLI runs, the
+    """tap_tooling/ops/dr.py's DrEngine on the Automation API: the same interrupt-safe CLI runs, the
     engine's output streamed, one summary line per operation."""
 
     stack: auto.Stack

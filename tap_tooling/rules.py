@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from tap import naming
+from tap_tooling.graph import Resource, StackIndex
 
 Severity = Literal["mandatory", "advisory"]
 MANDATORY: Severity = "mandatory"
@@ -174,40 +175,6 @@ class Context:
 
 
 @dataclass(frozen=True)
-class Resource:
-    """One resource as the stack rules, the cost model and the diagram see it."""
-
-    type: str
-    name: str
-    props: Mapping[str, Any]
-    urn: str = ""
-    region: str | None = None
-    component: str = ""
-    """The outermost component it sits in (`Network us-east-1-network`), or ''."""
-    tier: str = ""
-    """That component's module (`network` for `tap:network:Network`), or ''."""
-    handles: frozenset[str] = frozenset()
-    """Values another resource's property holds when it points at this one (id, ARN, name)."""
-    dependencies: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    """URNs each property depends on (CrossGuard knows them even when values are unknown)."""
-    provider_tags: Mapping[str, str] = field(default_factory=dict)
-    global_piece: bool = False
-    """Created through the stack's global provider (zone, edge, failover and their key and
-    topic): it belongs with the global pieces even where it is a regional resource."""
-
-
-# Services whose resources serve every region; their provider's region is only an API endpoint.
-GLOBAL_SERVICES = ("aws:cloudfront/", "aws:route53/")
-
-
-def location(resource: Resource) -> str:
-    """Where a resource serves: its region, or "global" (CloudFront, Route 53, CDN WAF)."""
-    if resource.type.startswith(GLOBAL_SERVICES) or resource.props.get("scope") == "CLOUDFRONT":
-        return "global"
-    return resource.region or "global"
-
-
-@dataclass(frozen=True)
 class Violation:
     """One finding of one rule, on one resource (or on the stack as a whole)."""
 
@@ -272,19 +239,6 @@ class StackRule:
         """(offending resource or None for the stack, message) for each problem found."""
         index = resources if isinstance(resources, StackIndex) else StackIndex(resources)
         return self.check_index(index, context)
-
-
-class StackIndex:
-    """The stack's resources, indexed by type once (rules then stay linear in the stack size)."""
-
-    def __init__(self, resources: Iterable[Resource]) -> None:
-        self.resources = list(resources)
-        self._by_type: dict[str, list[Resource]] = defaultdict(list)
-        for resource in self.resources:
-            self._by_type[resource.type].append(resource)
-
-    def of(self, *types: str) -> list[Resource]:
-        return [r for type_ in types for r in self._by_type.get(type_, ())]
 
 
 # ---------------------------------------------------------------------------------------------

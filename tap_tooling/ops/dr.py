@@ -12,7 +12,7 @@ promoted) and the replica lag. `promote` moves writes to a secondary region:
    records, so nothing in the (possibly unreachable) primary region is touched.
 
 Each step first checks whether it is already done, so after a partial failure the same command
-is simply run again. The engine is a seam (`DrEngine`): tap/cli.py drives the Automation API.
+is simply run again. The engine is a seam (`DrEngine`): the CLI drives the Automation API.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from tap import naming
 from tap.config import NAMESPACE, ConfigError, StackConfig, parse_stack_config
-from tap.ops.aws import ClientFactory, describe_error, error_code
-from tap.ops.errors import ExitCode, OpsError
-from tap.ops.verify import check_health
+from tap_tooling.ops.aws import ClientFactory, describe_error, error_code
+from tap_tooling.ops.errors import ExitCode, OpsError
+from tap_tooling.ops.verify import check_health
 
 PRIMARY, REPLICA, PROMOTED = "primary", "replica", "promoted"
 FORMER_PRIMARY = "former primary"
@@ -52,7 +52,7 @@ PROVIDER_TYPE = "pulumi:providers:aws"
 
 
 class DrEngine(Protocol):
-    """The engine operations `promote` needs (tap/cli.py implements them with Automation API)."""
+    """The engine operations `promote` needs (the CLI implements them with the Automation API)."""
 
     def refresh(self, targets: Sequence[str] | None = None) -> None:
         """`pulumi refresh`, limited to `targets` (literal URNs) when given (raises OpsError)."""
@@ -684,8 +684,11 @@ def _tap_keys(document: Any) -> dict[str, Any]:
 
 def promotion_targets(stack: str, region: str, raw_config: Mapping[str, Any]) -> list[str]:
     """The URNs the DR `up` is limited to, from offline runs of the program before and after
-    the promotion (tap.offline: the same program, under mocks). See `select_targets`."""
-    from tap.offline import OfflineError, run_program  # the mock harness: only when promoting
+    the promotion (tap_tooling.offline: the same program, under mocks). See `select_targets`."""
+    from tap_tooling.offline import (  # the mock harness: only when promoting
+        OfflineError,
+        run_program,
+    )
 
     database = dict(raw_config.get("database") or {})
     others = [r for r in database.get(_PROMOTED_KEY) or [] if r != region]
@@ -703,7 +706,8 @@ def promotion_targets(stack: str, region: str, raw_config: Mapping[str, Any]) ->
 
 def select_targets(stack: str, after: Sequence[Any], before: Sequence[Any]) -> list[str]:
     """The engine URNs the DR `up` is limited to: what differs between the program's resources
-    once the region is promoted (`after`) and before it (`before`; tap.offline.Recorded each).
+    once the region is promoted (`after`) and before it (`before`; each a
+    tap_tooling.offline.Recorded).
 
     That is exactly what the promotion needs: the promoted instance (no replication source,
     the password write-only, a final snapshot name, Multi-AZ), its region's monitoring (the

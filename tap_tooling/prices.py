@@ -1,4 +1,4 @@
-"""The dated on-demand price table behind `tap.cost` (USD, list prices, no discounts).
+"""The dated on-demand price table behind `tap_tooling.cost` (USD, list prices, no discounts).
 
 Assumptions, stated once and printed with every estimate:
 - prices are the public on-demand list prices of us-east-1 as of PRICES_AS_OF; every other

@@ -11,7 +11,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tap.config import AwsConfig
-from tap.ops.errors import ExitCode, OpsError
+from tap_tooling.ops.errors import ExitCode, OpsError
 
 ClientFactory = Callable[[str, str], Any]
 """(service, region) -> a boto3 client. The only way bootstrap and verify reach AWS."""

@@ -2,12 +2,12 @@
 
 `plan` is offline (mocks). `preview`, `up`, `refresh`, `destroy` and `outputs` drive the real
 engine through the Automation API; `bootstrap` and `verify` talk to AWS with boto3; `dr` does
-both (tap/ops/dr.py). A stack is any name with a `Pulumi.<name>.yaml`; whether it is production
+both (ops/dr.py). A stack is any name with a `Pulumi.<name>.yaml`; whether it is production
 comes from its config. `preview` and `up` validate the stack's config before the engine
 starts; `up` checks the account, previews, asks, and applies only what it previewed; `up` of a
-stack that creates its hosted zone waits for the domain's delegation (tap/ops/delegation.py).
-Ctrl-C cancels the engine gracefully (tap/ops/automation.EngineCommand). Every failure ends
-as one `error:` line on stderr and an exit code from tap/ops/errors.py.
+stack that creates its hosted zone waits for the domain's delegation (ops/delegation.py).
+Ctrl-C cancels the engine gracefully (tap_tooling/ops/automation.EngineCommand). Every failure ends
+as one `error:` line on stderr and an exit code from tap_tooling/ops/errors.py.
 """
 
 from __future__ import annotations
@@ -24,17 +24,17 @@ from typing import NoReturn, TextIO, TypeAlias, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 from pulumi import automation as auto
 
-from tap import plan
 from tap.config import AwsConfig
-from tap.ops import automation, bootstrap, delegation, dr, verify
-from tap.ops.aws import (
+from tap_tooling import plan
+from tap_tooling.ops import automation, bootstrap, delegation, dr, verify
+from tap_tooling.ops.aws import (
     ClientFactory,
     client_factory,
     describe_error,
     require_account,
     stack_client_factory,
 )
-from tap.ops.errors import ExitCode, OpsError
+from tap_tooling.ops.errors import ExitCode, OpsError
 
 T = TypeVar("T")
 Subcommands: TypeAlias = "argparse._SubParsersAction[OneLineParser]"
@@ -365,7 +365,7 @@ def _account_clients(aws: AwsConfig, args: argparse.Namespace) -> ClientFactory:
 
 
 def run_dr(args: argparse.Namespace, console: Console) -> ExitCode:
-    """`dr status` and `dr promote`: tap/ops/dr.py decides; this wires the stack, the account's
+    """`dr status` and `dr promote`: ops/dr.py decides; this wires the stack, the account's
     clients, the outputs and the engine (the same interrupt-safe CLI runs as `up`)."""
     config = automation.stack_config(args.stack, args.work_dir)
     # STS of the region being promoted: the primary region may be the one that is down.

@@ -1,4 +1,4 @@
-"""Estimated monthly cost of a planned stack, from its configuration and `tap.prices`.
+"""Estimated monthly cost of a planned stack, from its configuration and `tap_tooling.prices`.
 
 Only what the configuration fixes is priced: resource-hours (NAT gateways, load balancers,
 instances at the ASG's desired capacity, databases), provisioned storage and monthly fees.
@@ -15,15 +15,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tap import prices
-from tap.rules import (
-    Resource,
-    StackIndex,
+from tap_tooling import prices
+from tap_tooling.graph import Resource, StackIndex, location
+from tap_tooling.rules import (
     as_number,
     blocks,
     get_path,
     is_true,
-    location,
     points_to,
 )
 
@@ -370,7 +368,7 @@ def render(estimate_: CostEstimate) -> list[str]:
     lines.append(f"  total: ${estimate_.total:,.2f} per month")
     if estimate_.unpriced:
         shown = ", ".join(sorted({f"{line.resource} ({line.item})" for line in estimate_.unpriced}))
-        lines.append(f"  unpriced (no price in tap/prices.py): {shown}")
+        lines.append(f"  unpriced (no price in tap_tooling/prices.py): {shown}")
     lines.append("  excluded (usage-based): " + "; ".join(prices.EXCLUDED))
     return lines
 

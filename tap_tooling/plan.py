@@ -1,8 +1,9 @@
 """`deploy.py plan`: the offline plan a reviewer runs on every change.
 
 Runs the real program under mocks, then judges what it would create: the policy rules of
-`tap.rules` (the same ones the CrossGuard pack in policy/ applies), an estimated monthly cost
-(`tap.cost`), and optionally a Mermaid diagram (`tap.diagram`). Human output is a table;
+`tap_tooling.rules` (the same ones the CrossGuard pack in policy/ applies), an estimated
+monthly cost (`tap_tooling.cost`), and optionally a Mermaid diagram (`tap_tooling.diagram`).
+Human output is a table;
 `--json` gives the same facts to CI. Exit 0 when compliant, 1 on any mandatory violation,
 2 on a bad config.
 """
@@ -19,9 +20,9 @@ from typing import Any, TextIO
 
 import pulumi
 
-from tap import cost, diagram, readiness, rules
 from tap.global_provider import GLOBAL_PROVIDER_NAME
-from tap.offline import (
+from tap_tooling import cost, diagram, graph, readiness, rules
+from tap_tooling.offline import (
     PROVIDER_TYPE,
     OfflineError,
     PlanResult,
@@ -108,8 +109,8 @@ def component_label(component: Recorded | None) -> str:
 def handles(resource: Recorded) -> frozenset[str]:
     """What another resource's input holds when it refers to `resource` in the mocked run.
 
-    The mocks answer ids in AWS's shapes (tap.offline.physical_id) and compute ARNs
-    (tap.offline.computed_state); names count too, for inputs that take a bucket or DB
+    The mocks answer ids in AWS's shapes (tap_tooling.offline.physical_id) and compute ARNs
+    (tap_tooling.offline.computed_state); names count too, for inputs that take a bucket or DB
     identifier.
     """
     state = computed_state(resource.type, resource.name, resource.region, resource.inputs)
@@ -122,7 +123,7 @@ def handles(resource: Recorded) -> frozenset[str]:
     return frozenset(found)
 
 
-def resource_views(result: PlanResult) -> list[rules.Resource]:
+def resource_views(result: PlanResult) -> list[graph.Resource]:
     """The plan's AWS resources (providers and components left out) as rule views."""
     components = outermost_components(result)
     provider_tags = {
@@ -135,7 +136,7 @@ def resource_views(result: PlanResult) -> list[rules.Resource]:
             continue
         component = components.get(recorded.urn)
         views.append(
-            rules.Resource(
+            graph.Resource(
                 type=recorded.type,
                 name=recorded.name,
                 props=recorded.inputs,
@@ -170,7 +171,7 @@ class Report:
 
     stack: str
     summary: dict[str, Any]
-    index: rules.StackIndex
+    index: graph.StackIndex
     violations: list[rules.Violation]
     estimate: cost.CostEstimate
     outputs: dict[str, Any] = field(default_factory=dict)
@@ -208,7 +209,7 @@ class Report:
 def judge(result: PlanResult) -> Report:
     """Apply the rules and the cost model to a mocked run (linear in its size)."""
     summary = result.outputs.get("deployment_summary") or {}
-    index = rules.StackIndex(resource_views(result))
+    index = graph.StackIndex(resource_views(result))
     return Report(
         stack=result.stack,
         summary=summary,
@@ -279,8 +280,8 @@ def render(result: PlanResult, report: Report | None = None) -> str:
 def render_policy(violations: list[rules.Violation]) -> list[str]:
     """Violations grouped by severity, mandatory first; deploy-readiness ones with their source."""
     header = (
-        f"policy ({len(rules.ALL_RULES)} rules of tap/rules.py; [FSBP control]) and deploy "
-        f"readiness ({len(readiness.READINESS_RULES)} rules of tap/readiness.py; AWS source):"
+        f"policy ({len(rules.ALL_RULES)} rules of tap_tooling/rules.py; [FSBP control]) and deploy "
+        f"readiness ({len(readiness.READINESS_RULES)} rules of readiness.py; AWS source):"
     )
     if not violations:
         return [header, "  no violations"]

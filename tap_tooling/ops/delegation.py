@@ -7,7 +7,7 @@ name servers. Before that, the full `up` would wait on validation until it times
 the registrar and stops; run again, it continues once the public NS records match the zone.
 
 The pure pieces live here (which URNs the targeted update needs, the NS comparison, the text
-for the operator); tap/cli.py runs them against the engine. Public DNS is a seam
+for the operator); tap_tooling/cli.py runs them against the engine. Public DNS is a seam
 (`Resolver`): the real one asks the system's recursive resolver through dnspython, tests pass
 a fake.
 """

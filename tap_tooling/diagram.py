@@ -15,13 +15,11 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from tap.rules import (
+from tap_tooling.graph import Resource, StackIndex, location
+from tap_tooling.rules import (
     LOAD_BALANCER,
     RDS_INSTANCE,
-    Resource,
-    StackIndex,
     blocks,
-    location,
     points_to,
 )
 

@@ -21,8 +21,8 @@ import botocore.exceptions
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tap.config import AwsConfig
-from tap.ops.aws import ClientFactory, describe_error, error_code, require_account
-from tap.ops.errors import ExitCode, OpsError
+from tap_tooling.ops.aws import ClientFactory, describe_error, error_code, require_account
+from tap_tooling.ops.errors import ExitCode, OpsError
 
 GLOBAL = "global"
 """Region column of checks that are not regional (DNS records, the trail, CloudFront)."""
