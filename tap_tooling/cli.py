@@ -343,13 +343,13 @@ def run_verify(args: argparse.Namespace, console: Console) -> ExitCode:
     environment = automation.stack_environment(args.stack, args.work_dir)
     if args.outputs is not None:
         values = verify.load_outputs_file(args.outputs)
-        check_outputs_match_stack(values, args.stack, environment)
+        verify.check_outputs_match(values, args.stack, environment)
         clients = _account_clients(aws, args)
     else:
         clients = _account_clients(aws, args)  # the account first, then the stack
         _, stack = _open(args, console)
         values = automation.outputs(stack, show_secrets=True)
-        check_outputs_match_stack(values, args.stack, environment)
+        verify.check_outputs_match(values, args.stack, environment)
     checks = verify.verify(values, clients)
     console.out.write(verify.render_table(checks))
     console.out.flush()
@@ -396,18 +396,6 @@ def run_dr(args: argparse.Namespace, console: Console) -> ExitCode:
             console.line,
         )
     )
-
-
-def check_outputs_match_stack(values: dict[str, object], stack: str, environment: str) -> None:
-    """An outputs file of another stack would be verified against the wrong expectations."""
-    summary = values.get("deployment_summary")
-    actual = summary.get("environment") if isinstance(summary, dict) else None
-    if actual is not None and actual != environment:
-        raise OpsError(
-            f"the outputs are of environment {actual}, but stack {stack} deploys {environment}; "
-            "pass the matching --stack or --outputs file",
-            ExitCode.USAGE,
-        )
 
 
 def confirm_destroy(

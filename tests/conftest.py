@@ -28,11 +28,11 @@ def planned(stack: str) -> PlanResult:
     return _CACHE[stack]
 
 
-def all_features_config() -> dict[str, Any]:
-    """dev with every optional feature on: three regions none of which is us-east-1 (so the
-    global pieces need their own provider), no NAT (interface endpoints instead), a bastion,
-    DR replicas, a created zone, CloudFront and WAF."""
-    config = stack_config("dev")
+def all_features_config(base: str = "dev") -> dict[str, Any]:
+    """A shipped stack (dev by default) with every optional feature on: three regions none of
+    which is us-east-1 (so the global pieces need their own provider), no NAT (interface
+    endpoints instead), a bastion, DR replicas, a created zone, CloudFront and WAF."""
+    config = stack_config(base)
     config["regions"] = [
         {"name": "eu-west-1", "cidr": "10.50.0.0/16"},
         {"name": "eu-central-1", "cidr": "10.51.0.0/16"},

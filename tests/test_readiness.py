@@ -18,7 +18,7 @@ from tap_tooling.graph import Resource
 from tap_tooling.offline import PlanResult, run_program
 from tap_tooling.plan import judge
 from tap_tooling.rules import Context, PrefixList
-from tests.conftest import STACKS, planned, stack_config
+from tests.conftest import STACKS, all_features_config, planned
 from tests.test_rules import input_names, sdk_class
 
 CTX = Context(environment="dev")
@@ -838,31 +838,10 @@ def test_shipped_stacks_are_deploy_ready(stack: str) -> None:
     assert _mandatory(planned(stack)) == []
 
 
-ALL_FEATURES_DOMAIN = "tap-platform.io"
-
-
-def all_features_config() -> dict[str, Any]:
-    """prod with every optional feature on: bastion, three regions without us-east-1, no NAT,
-    DNS + CloudFront + WAF on a domain that is not reserved."""
-    config = stack_config("prod")
-    config["regions"] = [
-        {"name": "us-west-2", "cidr": "10.40.0.0/16"},
-        {"name": "eu-west-1", "cidr": "10.41.0.0/16"},
-        {"name": "ap-southeast-2", "cidr": "10.42.0.0/16"},
-    ]
-    config["primary_region"] = "us-west-2"
-    config["network"] = {**config["network"], "nat_strategy": "none"}
-    config["compute"] = {
-        **config["compute"],
-        "bastion": {"enabled": True, "ssh_cidr": "203.0.113.0/24", "key_name": "ops"},
-    }
-    config["dns"] = {**config.get("dns", {}), "domain": ALL_FEATURES_DOMAIN, "create_zone": True}
-    config["edge"] = {**config.get("edge", {}), "cloudfront_enabled": True, "waf_enabled": True}
-    return config
-
-
-def test_all_features_config_is_deploy_ready() -> None:
-    result = run_program("prod", all_features_config())
-    assert {r.region for r in result.resources if r.region} >= {"us-west-2", "eu-west-1"}
+@pytest.mark.parametrize("base", ["dev", "prod"])
+def test_all_features_config_is_deploy_ready(base: str) -> None:
+    """Every optional feature on, over dev's sizes and over prod's guard rails."""
+    result = run_program(base, all_features_config(base))
+    assert {r.region for r in result.resources if r.region} >= {"eu-west-1", "eu-central-1"}
     assert result.of_type(rules.EC2_INSTANCE), "the bastion is planned"
     assert _mandatory(result) == []
