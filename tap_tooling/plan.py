@@ -280,8 +280,9 @@ def render(result: PlanResult, report: Report | None = None) -> str:
 def render_policy(violations: list[rules.Violation]) -> list[str]:
     """Violations grouped by severity, mandatory first; deploy-readiness ones with their source."""
     header = (
-        f"policy ({len(rules.ALL_RULES)} rules of tap_tooling/rules.py; [FSBP control]) and deploy "
-        f"readiness ({len(readiness.READINESS_RULES)} rules of readiness.py; AWS source):"
+        f"policy ({len(rules.ALL_RULES)} rules of tap_tooling/rules.py; [FSBP control]) and "
+        f"deploy readiness ({len(readiness.READINESS_RULES)} rules of tap_tooling/readiness.py; "
+        "AWS source):"
     )
     if not violations:
         return [header, "  no violations"]
