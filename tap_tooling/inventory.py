@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from tap_tooling.offline import (
+    BUCKET_COMPANIONS,
     PROJECT_DIR,
     PROJECT_NAME,
     PROVIDER_TYPE,
@@ -70,14 +71,7 @@ PHYSICAL_NAME_INPUTS: Mapping[str, str] = {
     "aws:rds/instance:Instance": "identifier",
     "aws:cloudwatch/dashboard:Dashboard": "dashboardName",
     "aws:acm/certificate:Certificate": "domainName",
-    "aws:s3/bucketPolicy:BucketPolicy": "bucket",
-    "aws:s3/bucketVersioning:BucketVersioning": "bucket",
-    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": "bucket",
-    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": "bucket",
-    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": "bucket",
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
-        "bucket"
-    ),
+    **dict.fromkeys(BUCKET_COMPANIONS, "bucket"),
 }
 """The input that holds a resource's physical name where it is not `name`."""
 

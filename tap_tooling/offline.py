@@ -190,6 +190,15 @@ _EC2_ARN_KINDS = {
     "sgr": "security-group-rule", "eni": "network-interface", "key": "key-pair",
     "rtbassoc": "route-table-association",
 }  # fmt: skip
+BUCKET_COMPANIONS: tuple[str, ...] = (
+    "aws:s3/bucketPolicy:BucketPolicy",
+    "aws:s3/bucketVersioning:BucketVersioning",
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+)
+"""Resources that configure one bucket: their id (and physical name) is the bucket's name."""
 # Resources whose id is their name (or another input) in the provider.
 _NAMED_BY = {
     "aws:s3/bucket:Bucket": "bucket",
@@ -206,14 +215,7 @@ _NAMED_BY = {
     "aws:cloudwatch/dashboard:Dashboard": "dashboardName",
     "aws:cloudwatch/logDeliverySource:LogDeliverySource": "name",
     "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination": "name",
-    "aws:s3/bucketPolicy:BucketPolicy": "bucket",
-    "aws:s3/bucketVersioning:BucketVersioning": "bucket",
-    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": "bucket",
-    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": "bucket",
-    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": "bucket",
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
-        "bucket"
-    ),
+    **dict.fromkeys(BUCKET_COMPANIONS, "bucket"),
 }
 # Route 53 hosted zone ids of ALBs per region (Elastic Load Balancing endpoints and quotas).
 ALB_ZONE_IDS = {
