@@ -1,4 +1,5 @@
-"""The stack's one CloudTrail trail: every region, global events, validated, KMS-encrypted."""
+"""The stack's one CloudTrail trail: every region, global events, validated, KMS-encrypted, and
+copied to a CloudWatch Logs group whose CIS metric filters alarm to the primary region's topic."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ import pulumi
 import pulumi_aws as aws
 
 from components.bucket import SecureBucket, SecureBucketArgs, Statements, Transition
+from components.cis_alarms import CisAlarms, CisAlarmsArgs
 from tap import naming
-from tap.policy_doc import document
+from tap.config import AuditConfig
+from tap.policy_doc import assume_role, document
+from tap.protection import Protection
 from tap.tags import name_tag
 
 
@@ -23,14 +27,16 @@ class AuditArgs:
     """The primary region, home of the trail, its key and its bucket."""
     account_id: pulumi.Input[str]
     """Account id (trail ARN, policies)."""
-    is_production: bool = False
-    """Keeps the bucket on destroy; longer key deletion window."""
-    transition_ia_days: int = 30
-    """Logs move to STANDARD_IA after this many days."""
-    transition_glacier_days: int = 90
-    """Then to GLACIER."""
-    expiration_days: int = 365
-    """Then they are deleted."""
+    protection: Protection
+    """Keeps the bucket on destroy; the key's deletion window."""
+    retention: AuditConfig
+    """When logs move to STANDARD_IA, then GLACIER, and when they are deleted; how long the
+    CloudWatch Logs copy is kept."""
+    log_key_arn: pulumi.Input[str]
+    """The primary region's key (components/keys.py), which encrypts the trail's log group:
+    its policy already admits CloudWatch Logs of this region for this account's groups."""
+    alarm_topic_arn: pulumi.Input[str]
+    """The primary region's alert topic, which the CIS alarms notify."""
 
 
 def trail_arn(region: str, account: str, name: str) -> str:
@@ -81,6 +87,49 @@ def trail_key_policy(account: str, arn: str) -> str:
     )
 
 
+def log_group_name(environment: str) -> str:
+    """The trail's CloudWatch Logs group: account-wide, so no region in the name."""
+    return f"/tap/{environment}/cloudtrail"
+
+
+def delivery_trust_policy() -> str:
+    """CloudTrail may assume the delivery role.
+
+    No aws:SourceArn or aws:SourceAccount condition, unlike every other service trust here:
+    "Confused deputy prevention is not applicable to the role policy for CloudWatch Logs
+    monitoring. The role policy doesn't support the use of aws:SourceArn and
+    aws:SourceAccount" (CloudTrail User Guide, "Role policy document for CloudTrail to use
+    CloudWatch Logs for monitoring"). CloudTrail sends neither key when it assumes the role, so
+    such a condition would deny it and CreateTrail would fail
+    (InvalidCloudWatchLogsRoleArnException).
+    """
+    return assume_role("cloudtrail.amazonaws.com")
+
+
+def delivery_policy(log_group_arn: str, account: str, region: str) -> str:
+    """Create streams and put events in this trail's group, nothing else.
+
+    The streams are the ones CloudTrail names `<account>_CloudTrail_<trail region>[_<n>]`
+    (CloudTrail User Guide, "CloudWatch log group and log stream naming for CloudTrail"), and
+    the resource is the prefix AWS's own default role policy grants.
+    """
+    streams = f"{log_group_arn}:log-stream:{account}_CloudTrail_{region}*"
+    return document(
+        {
+            "Sid": "CloudTrailCreatesItsStreams",
+            "Effect": "Allow",
+            "Action": "logs:CreateLogStream",
+            "Resource": streams,
+        },
+        {
+            "Sid": "CloudTrailPutsItsEvents",
+            "Effect": "Allow",
+            "Action": "logs:PutLogEvents",
+            "Resource": streams,
+        },
+    )
+
+
 def trail_bucket_statements(arn: str) -> Statements:
     """Bucket-policy statements admitting only this trail's delivery."""
 
@@ -113,7 +162,8 @@ def trail_bucket_statements(arn: str) -> Statements:
 
 
 class Audit(pulumi.ComponentResource):
-    """One multi-region trail with log-file validation, its KMS key and its bucket."""
+    """One multi-region trail with log-file validation, its KMS key and its bucket, and its
+    CloudWatch Logs copy with the CIS monitoring alarms."""
 
     def __init__(
         self, name: str, args: AuditArgs, opts: pulumi.ResourceOptions | None = None
@@ -128,7 +178,7 @@ class Audit(pulumi.ComponentResource):
             f"{name}-key",
             description=f"TAP {args.environment} CloudTrail logs",
             enable_key_rotation=True,
-            deletion_window_in_days=30 if args.is_production else 7,
+            deletion_window_in_days=args.protection.key_deletion_window_days,
             policy=pulumi.Output.all(args.account_id, arn).apply(
                 lambda values: trail_key_policy(*values)
             ),
@@ -154,14 +204,39 @@ class Audit(pulumi.ComponentResource):
                 region=args.region,
                 service="trail",
                 account_id=args.account_id,
-                expiration_days=args.expiration_days,
+                expiration_days=args.retention.expiration_days,
                 transitions=(
-                    Transition(args.transition_ia_days, "STANDARD_IA"),
-                    Transition(args.transition_glacier_days, "GLACIER"),
+                    Transition(args.retention.transition_ia_days, "STANDARD_IA"),
+                    Transition(args.retention.transition_glacier_days, "GLACIER"),
                 ),
-                force_destroy=not args.is_production,
+                retain_on_delete=args.protection.retain_on_delete,
                 kms_key_arn=key.arn,
                 policy_statements=statements,
+            ),
+            opts=child,
+        )
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-trail-logs",
+            name=log_group_name(args.environment),
+            retention_in_days=args.retention.log_retention_days,
+            kms_key_id=args.log_key_arn,
+            tags=name_tag(naming.global_name(args.environment, "trail-logs")),
+            opts=child,
+        )
+        role_name = naming.global_name(args.environment, "trail-logs", naming.IAM_ROLE_NAME)
+        role = aws.iam.Role(
+            f"{name}-trail-logs-role",
+            name=role_name,
+            description=f"CloudTrail delivery of {trail_name} to CloudWatch Logs",
+            assume_role_policy=delivery_trust_policy(),
+            tags=name_tag(role_name),
+            opts=child,
+        )
+        delivery = aws.iam.RolePolicy(
+            f"{name}-trail-logs-delivery",
+            role=role.id,
+            policy=pulumi.Output.all(log_group.arn, args.account_id).apply(
+                lambda values: delivery_policy(values[0], values[1], args.region)
             ),
             opts=child,
         )
@@ -174,12 +249,40 @@ class Audit(pulumi.ComponentResource):
             enable_log_file_validation=True,
             enable_logging=True,
             kms_key_id=key.arn,
+            # CloudTrail wants the group's ARN with the log-stream wildcard, which the
+            # provider's LogGroup.arn (since AWS provider 3.0) no longer ends with: without it
+            # CreateTrail fails with InvalidCloudWatchLogsLogGroupArnException (Pulumi AWS
+            # registry, cloudtrail.Trail: "CloudTrail requires the Log Stream wildcard";
+            # hashicorp/terraform-provider-aws #14557).
+            cloud_watch_logs_group_arn=log_group.arn.apply(lambda arn: f"{arn}:*"),
+            cloud_watch_logs_role_arn=role.arn,
             tags=name_tag(trail_name),
-            # CloudTrail checks the bucket policy when the trail is created.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=bucket.ready),
+            # CloudTrail checks the bucket policy, and assumes the role to check it may write to
+            # the group, when the trail is created: the role's ARN alone would not wait for the
+            # role's policy. (IAM's propagation lag after that is the provider's: it retries
+            # CreateTrail's "Access denied" for a minute, terraform-provider-aws #1312, #5499.)
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*bucket.ready, delivery]),
+        )
+        alarms = CisAlarms(
+            f"{name}-cis",
+            CisAlarmsArgs(
+                environment=args.environment,
+                log_group_name=log_group.name,
+                alarm_topic_arn=args.alarm_topic_arn,
+            ),
+            opts=child,
         )
         self.trail_name: str = trail_name
         self.trail_arn: pulumi.Output[str] = trail.arn
         self.trail_bucket: pulumi.Output[str] = bucket.bucket_name
         self.trail_key_arn: pulumi.Output[str] = key.arn
-        self.register_outputs({"trail_arn": self.trail_arn, "trail_bucket": self.trail_bucket})
+        self.trail_log_group_name: pulumi.Output[str] = log_group.name
+        self.cis_alarm_names: list[str] = alarms.alarm_names
+        self.register_outputs(
+            {
+                "trail_arn": self.trail_arn,
+                "trail_bucket": self.trail_bucket,
+                "trail_log_group_name": self.trail_log_group_name,
+                "cis_alarm_names": self.cis_alarm_names,
+            }
+        )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -37,8 +36,8 @@ class BastionArgs:
     """Region key for the root volume."""
     tags: Mapping[str, str]
     """Stack tags for the instance and its volume."""
-    instance_type: str = "t3.micro"
-    """Instance type."""
+    instance_type: str
+    """Instance type (tap:compute.bastion.instance_type)."""
 
 
 class Bastion(pulumi.ComponentResource):
@@ -48,8 +47,6 @@ class Bastion(pulumi.ComponentResource):
         self, name: str, args: BastionArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tap:bastion:Bastion", name, None, opts)
-        if ipaddress.IPv4Network(args.ssh_cidr).prefixlen == 0:
-            raise ValueError(f"BastionArgs.ssh_cidr {args.ssh_cidr} admits the whole internet")
         child = pulumi.ResourceOptions(parent=self)
         label = naming.physical_name(args.environment, "bastion", args.region)
         group = aws.ec2.SecurityGroup(

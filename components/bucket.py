@@ -39,8 +39,9 @@ class SecureBucketArgs:
     """The account id, suffixed to the name so it is globally unique but still predictable."""
     expiration_days: int
     """Current objects are deleted after this many days."""
-    force_destroy: bool = False
-    """Let `pulumi destroy` empty the bucket: true outside prod so test stacks tear down."""
+    retain_on_delete: bool
+    """Protection.retain_on_delete: keep the objects on destroy (else `pulumi destroy`
+    empties the bucket, so a test stack tears down in one go)."""
     kms_key_arn: pulumi.Input[str] | None = None
     """SSE-KMS with this key; None means SSE-S3 (ALB access logs accept nothing else)."""
     transitions: Sequence[Transition] = field(default_factory=tuple)
@@ -86,7 +87,7 @@ class SecureBucket(pulumi.ComponentResource):
         bucket = aws.s3.Bucket(
             f"{name}-bucket",
             bucket=bucket_name,
-            force_destroy=args.force_destroy,
+            force_destroy=not args.retain_on_delete,
             tags=name_tag(naming.physical_name(args.environment, args.service, args.region)),
             opts=child,
         )

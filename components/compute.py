@@ -14,8 +14,9 @@ from components.failover import HEALTH_PATH
 from components.origin_secret import ORIGIN_SECRET_HEADER
 from components.security_rules import tcp_rule
 from tap import naming
-from tap.config import check_retention
+from tap.config import ComputeConfig
 from tap.policy_doc import assume_role
+from tap.protection import Protection
 from tap.tags import name_tag
 from tap.user_data import encode, render_user_data
 
@@ -106,6 +107,65 @@ def elb_log_statements(region: str) -> Statements:
 
 
 @dataclass(frozen=True)
+class Exposure:
+    """Who reaches a region's ALB, and over what. Build it with `direct` or `behind_edge`."""
+
+    certificate_arn: pulumi.Input[str] | None
+    """ACM certificate of this region: HTTPS with it, HTTP redirecting to it. None: HTTP only."""
+    allowed_cidrs: Sequence[str]
+    """Sources admitted directly on 80 and 443; none behind the edge."""
+    origin_secrets: Sequence[pulumi.Input[str]]
+    """Behind the edge: the origin header values the ALB accepts (the current one and, during a
+    rotation, the previous one). Empty: the ALB serves its allowed sources directly."""
+    health_checked: bool
+    """Route53 health-checks the ALB: its checkers are admitted on 443 whatever else is, and
+    behind the edge GET/HEAD /health is forwarded without the header they cannot send."""
+
+    @classmethod
+    def direct(
+        cls,
+        allowed_cidrs: Sequence[str],
+        certificate_arn: pulumi.Input[str] | None,
+        health_checked: bool,
+    ) -> Exposure:
+        """Served to `allowed_cidrs` on 80 and 443 (HTTP only without a certificate)."""
+        return cls(certificate_arn, tuple(allowed_cidrs), (), health_checked)
+
+    @classmethod
+    def behind_edge(
+        cls, certificate_arn: pulumi.Input[str], origin_secrets: Sequence[pulumi.Input[str]]
+    ) -> Exposure:
+        """Only CloudFront (with an accepted origin secret) and the Route53 health checkers:
+        nobody can bypass the edge and its WAF. The edge needs a domain, and a domain brings
+        the failover health checks."""
+        return cls(certificate_arn, (), tuple(origin_secrets), True)
+
+    @property
+    def edge_only(self) -> bool:
+        return bool(self.origin_secrets)
+
+    def __post_init__(self) -> None:
+        if not self.edge_only:
+            if not self.allowed_cidrs:
+                raise ValueError(
+                    "Exposure needs allowed source CIDRs, or origin secrets behind the edge"
+                )
+            return
+        if self.certificate_arn is None:
+            raise ValueError(
+                "Exposure behind the edge needs a certificate: CloudFront reaches the origin "
+                "over HTTPS only, and the origin secret must never travel in clear"
+            )
+        if len(self.origin_secrets) > MAX_VALUES_PER_CONDITION:
+            raise ValueError(
+                f"Exposure behind the edge accepts 1 to {MAX_VALUES_PER_CONDITION} origin "
+                f"secrets (current, then previous), not {len(self.origin_secrets)}"
+            )
+        if self.allowed_cidrs:
+            raise ValueError("Exposure behind the edge admits no direct sources")
+
+
+@dataclass(frozen=True)
 class ComputeArgs:
     """Inputs of Compute."""
 
@@ -126,42 +186,15 @@ class ComputeArgs:
     tags: Mapping[str, str]
     """Stack tags, copied onto instances and volumes (provider default tags do not reach
     instances launched by Auto Scaling)."""
-    is_production: bool = False
-    """Deletion protection on, buckets kept on destroy."""
-    instance_type: str = "t3.micro"
-    """Instance type of the app."""
-    min_size: int = 1
-    """ASG minimum."""
-    max_size: int = 2
-    """ASG maximum."""
-    desired_capacity: int = 1
-    """ASG desired size at creation (afterwards scaling owns it)."""
-    cpu_target_percent: int = 60
-    """Target-tracking goal for average CPU of the group."""
-    app_port: int = 8080
-    """Port the app listens on."""
-    ami_id: str | None = None
-    """Pinned AMI; None resolves the latest Amazon Linux 2023 at each launch."""
-    root_volume_gb: int = 20
-    """Root volume size."""
-    allowed_cidrs: Sequence[str] = ("0.0.0.0/0",)
-    """Sources admitted on the ALB's 80 and 443."""
-    certificate_arn: pulumi.Input[str] | None = None
-    """ACM certificate of this region: HTTPS with it, HTTP redirecting to it. None: HTTP only."""
-    log_retention_days: int = 30
-    """Retention of the app log group."""
-    alb_log_retention_days: int = 90
-    """Expiry of ALB access logs."""
-    edge_only: bool = False
-    """CloudFront is in front: the ALB admits only CloudFront's origin-facing addresses (and
-    the Route53 health checkers), and forwards only requests carrying an origin secret (and
-    GET/HEAD /health): nobody can bypass the edge and its WAF. Needs certificate_arn."""
-    origin_secrets: Sequence[pulumi.Input[str]] = ()
-    """With edge_only: the values of the edge's origin header the ALB accepts (the current one
-    and, during a rotation, the previous one; 1 to 3). Empty otherwise."""
-    route53_health_checks: bool = False
-    """Route53 health-checks this ALB: admit the health checkers on 443 whatever else is
-    allowed."""
+    settings: ComputeConfig
+    """tap:compute: instance type and group sizes, app port, AMI, root volume, log retention
+    (validated there). Its allowed_cidrs and certificate_arns are read only through `exposure`;
+    its bastion is a component of its own."""
+    exposure: Exposure
+    """Who reaches the ALB, and over what."""
+    protection: Protection
+    """ALB deletion protection, log bucket kept on destroy, share kept in service during an
+    instance refresh."""
 
 
 class Compute(pulumi.ComponentResource):
@@ -171,25 +204,6 @@ class Compute(pulumi.ComponentResource):
         self, name: str, args: ComputeArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tap:compute:Compute", name, None, opts)
-        if not args.min_size <= args.desired_capacity <= args.max_size:
-            raise ValueError(
-                f"ComputeArgs sizes: min {args.min_size} <= desired {args.desired_capacity} "
-                f"<= max {args.max_size} does not hold"
-            )
-        check_retention(args.log_retention_days)
-        if args.edge_only:
-            if args.certificate_arn is None:
-                raise ValueError(
-                    "ComputeArgs.edge_only needs certificate_arn: CloudFront reaches the origin "
-                    "over HTTPS only, and the origin secret must never travel in clear"
-                )
-            if not 1 <= len(args.origin_secrets) <= MAX_VALUES_PER_CONDITION:
-                raise ValueError(
-                    f"ComputeArgs.origin_secrets: {len(args.origin_secrets)} given, edge_only "
-                    f"needs 1 to {MAX_VALUES_PER_CONDITION} (current, then previous)"
-                )
-        elif args.origin_secrets:
-            raise ValueError("ComputeArgs.origin_secrets is only used with edge_only")
         self._name, self._args = name, args
         self._child = pulumi.ResourceOptions(parent=self)
 
@@ -202,8 +216,8 @@ class Compute(pulumi.ComponentResource):
                 region=args.region,
                 service="alb-logs",
                 account_id=args.account_id,
-                expiration_days=args.alb_log_retention_days,
-                force_destroy=not args.is_production,
+                expiration_days=args.settings.alb_log_retention_days,
+                retain_on_delete=args.protection.retain_on_delete,
                 policy_statements=elb_log_statements(args.region),
             ),
             opts=self._child,
@@ -216,7 +230,7 @@ class Compute(pulumi.ComponentResource):
             subnets=args.public_subnet_ids,
             security_groups=alb_groups,
             drop_invalid_header_fields=True,
-            enable_deletion_protection=args.is_production,
+            enable_deletion_protection=args.protection.deletion_protection,
             access_logs=aws.lb.LoadBalancerAccessLogsArgs(
                 bucket=logs.bucket_name, prefix="alb", enabled=True
             ),
@@ -227,8 +241,8 @@ class Compute(pulumi.ComponentResource):
             f"{name}-tg",
             # The port is in the name: a port change replaces the group, and the new one must
             # not collide with the old one's name while both exist.
-            name=self._label(f"app{args.app_port}", naming.TARGET_GROUP_NAME),
-            port=args.app_port,
+            name=self._label(f"app{args.settings.app_port}", naming.TARGET_GROUP_NAME),
+            port=args.settings.app_port,
             protocol="HTTP",
             target_type="instance",
             vpc_id=args.vpc_id,
@@ -247,13 +261,13 @@ class Compute(pulumi.ComponentResource):
             tags=name_tag(self._label("tg")),
             opts=self._child,
         )
-        self.https_enabled = args.certificate_arn is not None
+        self.https_enabled = args.exposure.certificate_arn is not None
         self.origin_listener_rules: list[pulumi.Resource] = self._listeners(alb, target_group)
         """Behind the edge: the rules admitting CloudFront (build the edge after them)."""
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-app-logs",
             name=f"/tap/{args.environment}/{args.region}/app",
-            retention_in_days=args.log_retention_days,
+            retention_in_days=args.settings.log_retention_days,
             kms_key_id=args.kms_key_arn,
             tags=name_tag(self._label("app-logs")),
             opts=self._child,
@@ -301,9 +315,9 @@ class Compute(pulumi.ComponentResource):
         the listener rules (see _edge_rules) are what keeps other distributions out."""
         args = self._args
         sources = []
-        if args.edge_only:
+        if args.exposure.edge_only:
             sources.append(("edge", "com.amazonaws.global.cloudfront.origin-facing"))
-        if args.route53_health_checks:
+        if args.exposure.health_checked:
             sources.append(("health", f"com.amazonaws.{args.region}.route53-healthchecks"))
         groups = []
         for key, list_name in sources:
@@ -349,8 +363,8 @@ class Compute(pulumi.ComponentResource):
             tags=name_tag(self._label("app-sg")),
             opts=self._child,
         )
-        for port in () if args.edge_only else (80, 443):
-            for index, cidr in enumerate(args.allowed_cidrs):
+        for port in () if args.exposure.edge_only else (80, 443):
+            for index, cidr in enumerate(args.exposure.allowed_cidrs):
                 tcp_rule(
                     f"{name}-alb-in-{port}-{index}",
                     "ingress",
@@ -365,7 +379,7 @@ class Compute(pulumi.ComponentResource):
             f"{name}-alb-to-app",
             "egress",
             group_id=alb_sg.id,
-            port=args.app_port,
+            port=args.settings.app_port,
             peer_group_id=app_sg.id,
             description="To the app instances",
             tag=self._label("alb-to-app"),
@@ -375,7 +389,7 @@ class Compute(pulumi.ComponentResource):
             f"{name}-app-from-alb",
             "ingress",
             group_id=app_sg.id,
-            port=args.app_port,
+            port=args.settings.app_port,
             peer_group_id=alb_sg.id,
             description="App port from the ALB",
             tag=self._label("app-from-alb"),
@@ -402,7 +416,7 @@ class Compute(pulumi.ComponentResource):
         forward = aws.lb.ListenerDefaultActionArgs(
             type="forward", target_group_arn=target_group.arn
         )
-        if args.certificate_arn is None:
+        if args.exposure.certificate_arn is None:
             aws.lb.Listener(
                 f"{name}-http",
                 load_balancer_arn=alb.arn,
@@ -427,8 +441,8 @@ class Compute(pulumi.ComponentResource):
             port=443,
             protocol="HTTPS",
             ssl_policy=TLS_POLICY,
-            certificate_arn=args.certificate_arn,
-            default_actions=[deny if args.edge_only else forward],
+            certificate_arn=args.exposure.certificate_arn,
+            default_actions=[deny if args.exposure.edge_only else forward],
             tags=name_tag(self._label("https")),
             opts=self._child,
         )
@@ -448,7 +462,7 @@ class Compute(pulumi.ComponentResource):
             tags=name_tag(self._label("http")),
             opts=self._child,
         )
-        return self._edge_rules(https, target_group) if args.edge_only else []
+        return self._edge_rules(https, target_group) if args.exposure.edge_only else []
 
     def _edge_rules(
         self, https: aws.lb.Listener, target_group: aws.lb.TargetGroup
@@ -467,7 +481,7 @@ class Compute(pulumi.ComponentResource):
                     aws.lb.ListenerRuleConditionArgs(
                         http_header=aws.lb.ListenerRuleConditionHttpHeaderArgs(
                             http_header_name=ORIGIN_SECRET_HEADER,
-                            values=list(args.origin_secrets),
+                            values=list(args.exposure.origin_secrets),
                         )
                     )
                 ],
@@ -476,7 +490,7 @@ class Compute(pulumi.ComponentResource):
                 opts=self._child,
             )
         ]
-        if args.route53_health_checks:
+        if args.exposure.health_checked:
             # No wildcard: the path matches exactly (case-sensitive, query string excluded).
             rules.append(
                 aws.lb.ListenerRule(
@@ -540,7 +554,8 @@ class Compute(pulumi.ComponentResource):
         # without a lookup in the program, so the template (and the plan) stays the same
         # between runs; pin ami_id for a fixed image.
         image = (
-            args.ami_id or f"resolve:ssm:{AL2023_PARAMETER[architecture_of(args.instance_type)]}"
+            args.settings.ami_id
+            or f"resolve:ssm:{AL2023_PARAMETER[architecture_of(args.settings.instance_type)]}"
         )
         instance_tags = {**args.tags, **name_tag(self._label("app"))}
         return aws.ec2.LaunchTemplate(
@@ -548,7 +563,7 @@ class Compute(pulumi.ComponentResource):
             name=self._label("app-lt"),
             description=f"TAP app, {args.environment} {args.region}",
             image_id=image,
-            instance_type=args.instance_type,
+            instance_type=args.settings.instance_type,
             iam_instance_profile=aws.ec2.LaunchTemplateIamInstanceProfileArgs(arn=profile.arn),
             vpc_security_group_ids=[app_sg.id],
             metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
@@ -562,7 +577,7 @@ class Compute(pulumi.ComponentResource):
                 aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
                     device_name="/dev/xvda",
                     ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
-                        volume_size=args.root_volume_gb,
+                        volume_size=args.settings.root_volume_gb,
                         volume_type="gp3",
                         encrypted="true",
                         kms_key_id=args.kms_key_arn,
@@ -572,7 +587,7 @@ class Compute(pulumi.ComponentResource):
             ],
             user_data=log_group.name.apply(
                 lambda group: encode(
-                    render_user_data(args.environment, args.region, args.app_port, group)
+                    render_user_data(args.environment, args.region, args.settings.app_port, group)
                 )
             ),
             tag_specifications=[
@@ -592,9 +607,9 @@ class Compute(pulumi.ComponentResource):
             f"{name}-asg",
             name=self._label("app-asg", 255),
             vpc_zone_identifiers=args.private_subnet_ids,
-            min_size=args.min_size,
-            max_size=args.max_size,
-            desired_capacity=args.desired_capacity,
+            min_size=args.settings.min_size,
+            max_size=args.settings.max_size,
+            desired_capacity=args.settings.desired_capacity,
             health_check_type="ELB",
             health_check_grace_period=300,
             default_instance_warmup=120,
@@ -607,7 +622,7 @@ class Compute(pulumi.ComponentResource):
             instance_refresh=aws.autoscaling.GroupInstanceRefreshArgs(
                 strategy="Rolling",
                 preferences=aws.autoscaling.GroupInstanceRefreshPreferencesArgs(
-                    min_healthy_percentage=90 if args.is_production else 50,
+                    min_healthy_percentage=args.protection.min_healthy_percent,
                     instance_warmup="120",
                 ),
             ),
@@ -633,7 +648,7 @@ class Compute(pulumi.ComponentResource):
                 predefined_metric_specification=aws.autoscaling.PolicyTargetTrackingConfigurationPredefinedMetricSpecificationArgs(
                     predefined_metric_type="ASGAverageCPUUtilization"
                 ),
-                target_value=float(args.cpu_target_percent),
+                target_value=float(args.settings.cpu_target_percent),
             ),
             opts=self._child,
         )

@@ -26,19 +26,18 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components.db_credential import Credential
 from components.security_rules import tcp_rule
 from tap import naming
-from tap.config import check_retention
+from tap.config import DatabaseConfig, DatabasePlan
 from tap.policy_doc import assume_role, document
+from tap.protection import Protection
 from tap.tags import name_tag
 from tap.user_data import APP_DB_USER, DB_NAME
 
 PORT = 5432
 MONITORING_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 LOG_EXPORTS = ("postgresql", "upgrade")
-# DeleteSecret: "The number of days from 7 to 30"; the provider's 0 deletes at once
-# (ForceDeleteWithoutRecovery).
-SECRET_RECOVERY_WINDOWS = frozenset({0, *range(7, 31)})
 # Bytes of the per-database RandomId: 8 hex characters in the final snapshot and secret names.
 GENERATION_BYTES = 4
 # RDS DeleteDBInstance, FinalDBSnapshotIdentifier (and CreateDBSnapshot, DBSnapshotIdentifier):
@@ -67,49 +66,21 @@ class DatabaseArgs:
     """This region's key: storage, secret, Performance Insights, log groups."""
     account_id: pulumi.Input[str]
     """Account id, for ARNs in policies."""
-    master_username: str
-    """The master user (DatabaseCredential.username): set on the primary at creation, and
-    written with the password to this region's secret."""
-    master_password: pulumi.Input[str]
-    """The master password (DatabaseCredential.password, a secret): write-only to RDS on a
-    writable database, and to this region's secret everywhere."""
-    master_password_version: int
-    """Generation of the password (DatabaseCredential.version): a new one rewrites the
-    password on the writable database and every region's secret, nothing else."""
-    engine_version: str = "16"
-    """PostgreSQL version ("16" follows the latest 16.x minor with auto upgrades)."""
-    instance_class: str = "db.t4g.micro"
-    """DB instance class."""
-    allocated_storage: int = 20
-    """Initial gp3 storage (GiB)."""
-    max_allocated_storage: int = 100
-    """Storage autoscaling ceiling (GiB)."""
-    multi_az: bool = False
-    """Synchronous standby in another AZ."""
-    backup_retention_days: int = 1
-    """Automated backup retention."""
-    backup_window: str = "03:00-04:00"
-    """Daily backup window (UTC)."""
-    maintenance_window: str = "sun:04:30-sun:05:30"
-    """Weekly maintenance window (UTC)."""
-    monitoring_interval: int = 0
-    """Enhanced monitoring interval in seconds (0 = off)."""
-    performance_insights: bool = False
-    """Performance Insights, encrypted with the region's key."""
-    protected: bool = False
-    """Deletion protection and a final snapshot (prod); off lets `pulumi destroy` finish."""
-    secret_recovery_window_days: int = 30
-    """Days a deleted master secret stays recoverable: 7 to 30, or 0 to delete it at once."""
-    log_retention_days: int = 30
-    """Retention of the exported PostgreSQL logs."""
+    credential: Credential
+    """The master credential (DatabaseCredential.credential): the user and password set on
+    the primary at creation, written write-only to a writable database and to this region's
+    secret everywhere."""
+    settings: DatabaseConfig
+    """tap:database: engine, storage, backups, windows, monitoring, log retention (validated
+    there). Its instance class and Multi-AZ are read only through `plan`."""
+    plan: DatabasePlan
+    """This region's role (primary, DR replica or promoted replica), class and Multi-AZ."""
+    protection: Protection
+    """Deletion protection, final snapshot, secret recovery window, when changes apply."""
+    replicate_from: pulumi.Input[str] | None = None
+    """ARN of the primary: needed by a DR replica (role "replica"), ignored otherwise."""
     slow_query_ms: int = 1000
     """Statements slower than this are logged."""
-    replicate_from: pulumi.Input[str] | None = None
-    """ARN of the primary to replicate across regions; None makes this the primary."""
-    promoted: bool = False
-    """A former DR replica promoted to a standalone, writable database (the DR runbook): it
-    keeps the replica's resource and identifier, so nothing is replaced, and takes the
-    master password write-only like a primary."""
 
 
 def final_snapshot_name(identifier: str, generation: str) -> str:
@@ -146,28 +117,16 @@ class Database(pulumi.ComponentResource):
         self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tap:database:Database", name, None, opts)
-        if args.max_allocated_storage < args.allocated_storage:
-            raise ValueError(
-                f"DatabaseArgs.max_allocated_storage {args.max_allocated_storage} "
-                f"< allocated_storage {args.allocated_storage}"
-            )
-        if args.master_password_version < 1:
-            raise ValueError(
-                f"DatabaseArgs.master_password_version {args.master_password_version} "
-                "must be 1 or more"
-            )
-        if args.secret_recovery_window_days not in SECRET_RECOVERY_WINDOWS:
-            raise ValueError(
-                f"DatabaseArgs.secret_recovery_window_days {args.secret_recovery_window_days} "
-                "must be 0 or 7 to 30"
-            )
-        check_retention(args.log_retention_days)
+        if args.plan.role == "replica" and args.replicate_from is None:
+            raise ValueError("DatabaseArgs.replicate_from is required for a DR replica")
         self._name, self._args = name, args
         self._child = pulumi.ResourceOptions(parent=self)
-        is_replica = args.replicate_from is not None and not args.promoted
+        is_replica = args.plan.role == "replica"
+        promoted = args.plan.role == "promoted"
         identifier = naming.physical_name(
             args.environment,
-            "db-replica" if args.replicate_from is not None else "db",
+            # A promoted replica keeps its identifier: renaming would replace it.
+            "db" if args.plan.role == "primary" else "db-replica",
             args.region,
             naming.DB_IDENTIFIER,
         )
@@ -184,8 +143,8 @@ class Database(pulumi.ComponentResource):
         parameters = aws.rds.ParameterGroup(
             f"{name}-params",
             # The family is in the name: a major upgrade needs a new group beside the old one.
-            name=self._label(f"db-{engine_family(args.engine_version)}"),
-            family=engine_family(args.engine_version),
+            name=self._label(f"db-{engine_family(args.settings.engine_version)}"),
+            family=engine_family(args.settings.engine_version),
             description=f"TAP PostgreSQL parameters, {args.environment}",
             parameters=[
                 aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1"),
@@ -202,14 +161,14 @@ class Database(pulumi.ComponentResource):
             aws.cloudwatch.LogGroup(
                 f"{name}-log-{kind}",
                 name=f"/aws/rds/instance/{identifier}/{kind}",
-                retention_in_days=args.log_retention_days,
+                retention_in_days=args.settings.log_retention_days,
                 kms_key_id=args.kms_key_arn,
                 tags=name_tag(self._label(f"db-{kind}-logs")),
                 opts=self._child,
             )
             for kind in LOG_EXPORTS
         ]
-        monitoring_role = self._monitoring_role() if args.monitoring_interval else None
+        monitoring_role = self._monitoring_role() if args.settings.monitoring_interval else None
         # Drawn once with the database and kept in state: it tells this instance's final
         # snapshot and secret apart from those of an earlier life of the same stack.
         generation = random.RandomId(
@@ -221,9 +180,9 @@ class Database(pulumi.ComponentResource):
 
         common: dict[str, Any] = dict(
             identifier=identifier,
-            instance_class=args.instance_class,
+            instance_class=args.plan.instance_class,
             storage_type="gp3",
-            max_allocated_storage=args.max_allocated_storage,
+            max_allocated_storage=args.settings.max_allocated_storage,
             storage_encrypted=True,
             kms_key_id=args.kms_key_arn,
             publicly_accessible=False,
@@ -231,24 +190,25 @@ class Database(pulumi.ComponentResource):
             vpc_security_group_ids=[security_group.id],
             parameter_group_name=parameters.name,
             port=PORT,
-            multi_az=args.multi_az,
-            backup_retention_period=args.backup_retention_days,
-            backup_window=args.backup_window,
-            maintenance_window=args.maintenance_window,
+            multi_az=args.plan.multi_az,
+            backup_retention_period=args.settings.backup_retention_days,
+            backup_window=args.settings.backup_window,
+            maintenance_window=args.settings.maintenance_window,
             enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
-            monitoring_interval=args.monitoring_interval,
+            monitoring_interval=args.settings.monitoring_interval,
             monitoring_role_arn=monitoring_role.arn if monitoring_role else None,
-            performance_insights_enabled=args.performance_insights,
-            performance_insights_kms_key_id=args.kms_key_arn if args.performance_insights else None,
-            performance_insights_retention_period=7 if args.performance_insights else None,
-            deletion_protection=args.protected,
+            performance_insights_enabled=args.settings.performance_insights,
+            performance_insights_kms_key_id=args.kms_key_arn
+            if args.settings.performance_insights
+            else None,
+            performance_insights_retention_period=7 if args.settings.performance_insights else None,
+            deletion_protection=args.protection.deletion_protection,
             copy_tags_to_snapshot=True,
             # With a major version only ("16"), RDS applies minor upgrades and the program
             # follows; a pinned minor ("16.4") turns them off, or the next `up` would try to
             # downgrade what AWS upgraded.
-            auto_minor_version_upgrade="." not in args.engine_version,
-            # Outside prod, changes apply now; prod waits for its maintenance window.
-            apply_immediately=not args.protected,
+            auto_minor_version_upgrade="." not in args.settings.engine_version,
+            apply_immediately=not args.protection.changes_wait_for_maintenance,
             # The app signs in as APP_DB_USER with a token of its own region's role; replicas
             # need it too, for reads before a promotion and writes after.
             iam_database_authentication_enabled=True,
@@ -272,29 +232,29 @@ class Database(pulumi.ComponentResource):
             # yet); its engine, user and database name come from the old primary.
             created_here: dict[str, Any] = (
                 {}
-                if args.promoted
+                if promoted
                 else {
                     "engine": "postgres",
-                    "engine_version": args.engine_version,
+                    "engine_version": args.settings.engine_version,
                     # A major bump in config ("16" -> "17") is a deliberate upgrade: allow it
                     # (prod still waits for its maintenance window).
                     "allow_major_version_upgrade": True,
-                    "allocated_storage": args.allocated_storage,
+                    "allocated_storage": args.settings.allocated_storage,
                     "db_name": DB_NAME,
-                    "username": args.master_username,
+                    "username": args.credential.username,
                 }
             )
             instance = aws.rds.Instance(
-                f"{name}-replica" if args.promoted else f"{name}-primary",
+                f"{name}-replica" if promoted else f"{name}-primary",
                 # Write-only: sent to RDS when the version changes, never read back, so a
                 # rotation made outside Pulumi shows no diff and is not reverted. Pulumi keeps
                 # the value it sent only in the state's inputs, encrypted as a secret.
-                password_wo=args.master_password,
-                password_wo_version=args.master_password_version,
-                skip_final_snapshot=not args.protected,
+                password_wo=args.credential.password,
+                password_wo_version=args.credential.version,
+                skip_final_snapshot=not args.protection.retain_on_delete,
                 final_snapshot_identifier=(
                     generation.apply(lambda suffix: final_snapshot_name(identifier, suffix))
-                    if args.protected
+                    if args.protection.retain_on_delete
                     else None
                 ),
                 **created_here,
@@ -314,6 +274,7 @@ class Database(pulumi.ComponentResource):
         self.db_secret_arn: pulumi.Output[str] = secret.arn
         self.db_security_group_id: pulumi.Output[str] = security_group.id
         self.is_replica: bool = is_replica
+        self.multi_az: bool = args.plan.multi_az
         self.register_outputs(
             {
                 "db_identifier": self.db_identifier,
@@ -392,12 +353,12 @@ class Database(pulumi.ComponentResource):
             ),
             description=f"TAP {args.environment} database master credential in {args.region}",
             kms_key_id=args.kms_key_arn,
-            recovery_window_in_days=args.secret_recovery_window_days,
+            recovery_window_in_days=args.protection.secret_recovery_window_days,
             tags=name_tag(self._label("db-master-secret")),
             opts=self._child,
         )
-        plain: pulumi.Output[str] = pulumi.Output.from_input(args.master_password).apply(
-            lambda password: master_secret_json(args.master_username, password)
+        plain: pulumi.Output[str] = pulumi.Output.from_input(args.credential.password).apply(
+            lambda password: master_secret_json(args.credential.username, password)
         )
         value: pulumi.Output[str] = pulumi.Output.secret(plain)
         aws.secretsmanager.SecretVersion(
@@ -407,7 +368,7 @@ class Database(pulumi.ComponentResource):
             # this resource (a new secret version, AWSCURRENT moves to it); an outside
             # rotation is never read back nor reverted.
             secret_string_wo=value,
-            secret_string_wo_version=args.master_password_version,
+            secret_string_wo_version=args.credential.version,
             opts=self._child,
         )
         return secret

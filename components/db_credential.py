@@ -34,10 +34,23 @@ _RESERVED_PREFIXES = ("pg_", "rds_")
 
 
 @dataclass(frozen=True)
+class Credential:
+    """The master credential as the databases take it."""
+
+    username: str
+    """The master user (set on the primary at creation)."""
+    password: pulumi.Input[str]
+    """The password, a secret: write-only to RDS and to every region's secret."""
+    version: int
+    """Its generation: a new one rewrites the password on the writable database and every
+    region's secret, nothing else."""
+
+
+@dataclass(frozen=True)
 class DatabaseCredentialArgs:
     """Inputs of DatabaseCredential."""
 
-    version: int = 1
+    version: int
     """Generation of the password (tap:database.master_password_version); +1 rotates it."""
     username: str = "tap_admin"
     """The master user's name; fixed at the primary's creation (changing it later replaces
@@ -54,8 +67,6 @@ class DatabaseCredential(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("tap:db_credential:DatabaseCredential", name, None, opts)
-        if args.version < 1:
-            raise ValueError(f"DatabaseCredentialArgs.version {args.version} must be 1 or more")
         if (
             not _USERNAME_SHAPE.match(args.username)
             or args.username in _RESERVED_USERNAMES
@@ -86,4 +97,5 @@ class DatabaseCredential(pulumi.ComponentResource):
         # pulumi_random marks `result` secret itself; wrapping keeps it secret whatever
         # engine or mock answers the registration.
         self.password: pulumi.Output[str] = pulumi.Output.secret(password.result)
+        self.credential = Credential(self.username, self.password, self.version)
         self.register_outputs({"username": self.username, "version": self.version})

@@ -10,10 +10,10 @@ import pulumi
 import pulumi_aws as aws
 
 from tap import naming
+from tap.config import HealthCheckConfig
 from tap.tags import name_tag
 
 HEALTH_PATH = "/health"
-REQUEST_INTERVALS = (10, 30)
 
 
 @dataclass(frozen=True)
@@ -40,11 +40,10 @@ class FailoverArgs:
     """Region served while its health check passes."""
     endpoints: Mapping[str, Endpoint]
     """Every region's ALB, primary included, in the stack's region order."""
-    failure_threshold: int = 3
-    """Consecutive failed checks before a region counts as unhealthy (1-10)."""
-    request_interval: int = 30
-    """Seconds between checks from each checker (10 costs more, fails over sooner)."""
-    alarm_topic_arn: pulumi.Input[str] | None = None
+    health_check: HealthCheckConfig
+    """tap:dns.health_check: failures before a region counts as unhealthy, seconds between
+    checks (10 costs more, fails over sooner)."""
+    alarm_topic_arn: pulumi.Input[str] | None
     """SNS topic in us-east-1 (alarm actions must be in the alarm's region) told when a region
     turns unhealthy and healthy again; None: the alarms only show in the console."""
 
@@ -65,10 +64,6 @@ class Failover(pulumi.ComponentResource):
             raise ValueError(f"FailoverArgs.primary_region {args.primary_region!r} has no endpoint")
         if len(args.endpoints) < 2:
             raise ValueError(f"FailoverArgs.endpoints: {len(args.endpoints)} region(s), need 2+")
-        if not 1 <= args.failure_threshold <= 10:
-            raise ValueError(f"FailoverArgs.failure_threshold {args.failure_threshold}")
-        if args.request_interval not in REQUEST_INTERVALS:
-            raise ValueError(f"FailoverArgs.request_interval {args.request_interval}")
         if not args.record_fqdn:
             raise ValueError("FailoverArgs.record_fqdn is empty")
         self._name, self._args = name, args
@@ -129,8 +124,8 @@ class Failover(pulumi.ComponentResource):
             port=443,
             resource_path=HEALTH_PATH,
             enable_sni=True,
-            failure_threshold=args.failure_threshold,
-            request_interval=args.request_interval,
+            failure_threshold=args.health_check.failure_threshold,
+            request_interval=args.health_check.request_interval,
             tags=name_tag(self._label("health", region)),
             opts=self._child,
         )

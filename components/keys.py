@@ -9,6 +9,7 @@ import pulumi_aws as aws
 
 from tap import naming
 from tap.policy_doc import document
+from tap.protection import Protection
 from tap.tags import name_tag
 
 
@@ -20,8 +21,8 @@ class RegionKeyArgs:
     """Environment name, for the alias and tags."""
     region: str
     """The region this key lives in (its provider is the component's)."""
-    deletion_window_in_days: int = 30
-    """Waiting period before a deleted key is gone: 7 in dev keeps teardown quick."""
+    protection: Protection
+    """The key's deletion window (short outside production, so teardown is quick)."""
     service: str = "key"
     """Service label of the alias and Name tag (`<environment>-<service>-<region>`)."""
 
@@ -127,10 +128,6 @@ class RegionKey(pulumi.ComponentResource):
         self, name: str, args: RegionKeyArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tap:keys:RegionKey", name, None, opts)
-        if not 7 <= args.deletion_window_in_days <= 30:
-            raise ValueError(
-                f"RegionKeyArgs.deletion_window_in_days {args.deletion_window_in_days}"
-            )
         child = pulumi.ResourceOptions(parent=self)
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         key_name = naming.physical_name(args.environment, args.service, args.region)
@@ -139,7 +136,7 @@ class RegionKey(pulumi.ComponentResource):
             f"{name}-cmk",
             description=f"TAP {args.environment} data key for {args.region}",
             enable_key_rotation=True,
-            deletion_window_in_days=args.deletion_window_in_days,
+            deletion_window_in_days=args.protection.key_deletion_window_days,
             policy=identity.account_id.apply(lambda account: key_policy(account, args.region)),
             tags=name_tag(key_name),
             opts=child,

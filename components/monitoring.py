@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -45,7 +45,7 @@ class MonitoringArgs:
     """ALB dimension value (app/<name>/<id>)."""
     target_group_arn_suffix: pulumi.Input[str]
     """Target group dimension value."""
-    thresholds: ThresholdsConfig = field(default_factory=ThresholdsConfig)
+    thresholds: ThresholdsConfig
     """Alarm thresholds of the environment."""
     db_identifier: pulumi.Input[str] | None = None
     """The region's database, if it has one."""

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
+from components.nat_instance import NatInstance, NatInstanceArgs
 from components.security_rules import tcp_rule
 from tap import naming
 from tap.cidr import TIERS, allocate_subnets
-from tap.config import check_retention
+from tap.config import NetworkConfig
 from tap.policy_doc import assume_role, document
 from tap.tags import name_tag
 
-NAT_STRATEGIES = ("one_per_az", "single", "none")
 EXCLUDED_ZONE_IDS = ("use1-az3",)
 
 
@@ -55,12 +56,11 @@ class NetworkArgs:
     """The region's VPC CIDR; subnets are carved from it by tap.cidr.allocate_subnets."""
     kms_key_arn: pulumi.Input[str]
     """The region's KMS key, encrypting the flow-log group."""
-    az_count: int = 3
-    """Availability zones to spread every tier over."""
-    nat_strategy: str = "one_per_az"
-    """one_per_az (survives an AZ loss), single (one per region, cheaper) or none."""
-    flow_log_retention_days: int = 90
-    """Retention of the flow-log group (a value CloudWatch accepts)."""
+    shape: NetworkConfig
+    """tap:network: AZ count, NAT strategy, flow-log retention (validated there)."""
+    tags: Mapping[str, str]
+    """Stack tags, for what Auto Scaling launches (the NAT instance): provider default tags
+    do not reach it."""
 
 
 class Network(pulumi.ComponentResource):
@@ -74,10 +74,7 @@ class Network(pulumi.ComponentResource):
         self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tap:network:Network", name, None, opts)
-        if args.nat_strategy not in NAT_STRATEGIES:
-            raise ValueError(f"NetworkArgs.nat_strategy {args.nat_strategy!r}")
-        check_retention(args.flow_log_retention_days)
-        plan = allocate_subnets(args.vpc_cidr, args.az_count)
+        plan = allocate_subnets(args.vpc_cidr, args.shape.az_count)
         child = pulumi.ResourceOptions(parent=self)
         env, region = args.environment, args.region
 
@@ -109,11 +106,11 @@ class Network(pulumi.ComponentResource):
 
         def zone(index: int) -> pulumi.Output[str]:
             def pick(zone_ids: list[str]) -> str:
-                chosen = pick_zone_ids(zone_ids, args.az_count)
+                chosen = pick_zone_ids(zone_ids, args.shape.az_count)
                 if chosen is None:
                     raise pulumi.RunError(
                         f"{region} has {len(zone_ids)} usable AZs; tap:network.az_count asks for "
-                        f"{args.az_count}"
+                        f"{args.shape.az_count}"
                     )
                 return chosen[index]
 
@@ -141,7 +138,9 @@ class Network(pulumi.ComponentResource):
             f"{name}-igw", vpc_id=vpc.id, tags=name_tag(label("igw")), opts=child
         )
 
-        nat_count = {"one_per_az": args.az_count, "single": 1, "none": 0}[args.nat_strategy]
+        nat_count = {"one_per_az": args.shape.az_count, "single": 1, "instance": 0, "none": 0}[
+            args.shape.nat_strategy
+        ]
         nat_ids: list[pulumi.Output[str]] = []
         for index in range(nat_count):
             eip = aws.ec2.Eip(
@@ -170,6 +169,24 @@ class Network(pulumi.ComponentResource):
             opts=child,
         )
 
+        nat_interface_id: pulumi.Output[str] | None = None
+        if args.shape.nat_strategy == "instance":
+            nat_instance = NatInstance(
+                f"{name}-nat-instance",
+                NatInstanceArgs(
+                    environment=env,
+                    region=region,
+                    vpc_id=vpc.id,
+                    vpc_cidr=plan.vpc_cidr,
+                    subnet_id=subnets["public"][0].id,
+                    kms_key_arn=args.kms_key_arn,
+                    tags=args.tags,
+                    instance_type=args.shape.nat_instance_type,
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
+            )
+            nat_interface_id = nat_instance.network_interface_id
+
         # One private route table per NAT gateway (so each AZ egresses through its own NAT and
         # survives the loss of another AZ); a single table when there is one NAT or none.
         private_rts: list[aws.ec2.RouteTable] = []
@@ -188,6 +205,16 @@ class Network(pulumi.ComponentResource):
                     nat_gateway_id=nat_ids[index],
                     opts=child,
                 )
+            elif nat_interface_id is not None:
+                # The NAT instance's fixed interface: it outlives every instance the group
+                # launches, so the route never needs rewriting.
+                aws.ec2.Route(
+                    f"{name}-private-default-{index}",
+                    route_table_id=table.id,
+                    destination_cidr_block="0.0.0.0/0",
+                    network_interface_id=nat_interface_id,
+                    opts=child,
+                )
             private_rts.append(table)
 
         # Database subnets: local routes only (plus the S3 endpoint), never a way out.
@@ -195,7 +222,7 @@ class Network(pulumi.ComponentResource):
             f"{name}-database-rt", vpc_id=vpc.id, tags=name_tag(label("database-rt")), opts=child
         )
 
-        for index in range(args.az_count):
+        for index in range(args.shape.az_count):
             private_table = private_rts[index] if len(private_rts) > 1 else private_rts[0]
             for tier, table in (
                 ("public", public_rt),
@@ -220,7 +247,7 @@ class Network(pulumi.ComponentResource):
             opts=child,
         )
 
-        if nat_count == 0:
+        if args.shape.nat_strategy == "none":
             self._interface_endpoints(name, args, vpc.id, subnets["private"], label)
 
         # The default security group is attached to anything launched without one: empty it.
@@ -305,7 +332,7 @@ class Network(pulumi.ComponentResource):
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-flow-logs",
             name=f"/tap/{args.environment}/{args.region}/vpc-flow-logs",
-            retention_in_days=args.flow_log_retention_days,
+            retention_in_days=args.shape.flow_log_retention_days,
             kms_key_id=args.kms_key_arn,
             tags=name_tag(label("flow-logs")),
             opts=child,

@@ -11,13 +11,19 @@ import ipaddress
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from tap.protection import (
+    PRODUCTION_REQUIREMENTS,
+    Protection,
+    decide_production,
+    protection_for,
+)
+
 NAMESPACE = "tap"
-PRODUCTION_ENVIRONMENT = "prod"
-"""The environment that is production unless `tap:production` says otherwise."""
 
 # Commercial AWS regions. A region outside this list is almost always a typo ("us-east1");
 # GovCloud and China need other partitions and credentials, which this program does not model.
@@ -162,9 +168,15 @@ class NetworkConfig(_Strict):
     """Shape of every region's VPC."""
 
     az_count: int = Field(default=2, ge=2, le=6, description="Availability zones per region.")
-    nat_strategy: Literal["one_per_az", "single", "none"] = Field(
+    nat_strategy: Literal["one_per_az", "single", "instance", "none"] = Field(
         default="one_per_az",
-        description="NAT gateways: one per AZ (HA), a single one per region (cheap), or none.",
+        description=(
+            "NAT gateways: one per AZ (HA), a single one per region (cheap), a NAT instance per "
+            "region (cheapest, self-healing), or none."
+        ),
+    )
+    nat_instance_type: str = Field(
+        default="t4g.nano", description="Instance type of a NAT instance (Graviton)."
     )
     flow_log_retention_days: int = Field(default=90, description="Flow-log retention (days).")
 
@@ -172,6 +184,11 @@ class NetworkConfig(_Strict):
     @classmethod
     def _retention(cls, days: int) -> int:
         return check_retention(days)
+
+    @field_validator("nat_instance_type")
+    @classmethod
+    def _nat_instance_type(cls, value: str) -> str:
+        return check_instance_type(value)
 
 
 def check_retention(days: int) -> int:
@@ -397,16 +414,6 @@ class DatabaseConfig(_Strict):
         return self
 
 
-# What prod must have, checked on the whole config so prod cannot be weakened by a typo.
-_PROD_DATABASE_RULES = (
-    ("multi_az", lambda d: d.multi_az, "must be true in prod"),
-    ("backup_retention_days", lambda d: d.backup_retention_days >= 7, "must be at least 7 in prod"),
-    ("monitoring_interval", lambda d: d.monitoring_interval > 0, "must be above 0 in prod"),
-    ("performance_insights", lambda d: d.performance_insights, "must be true in prod"),
-    ("replicas_enabled", lambda d: d.replicas_enabled, "must be true in prod (DR replica)"),
-)
-
-
 _EMAIL_SHAPE = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,63}$")
 
 
@@ -421,6 +428,9 @@ class ThresholdsConfig(_Strict):
     db_free_storage_gb: int = Field(default=5, ge=1, description="RDS free storage floor.")
     db_free_memory_mb: int = Field(default=128, ge=1, description="RDS freeable memory floor.")
     db_connections: int = Field(default=100, ge=1, description="RDS connections ceiling.")
+    waf_blocked_requests: int = Field(
+        default=100, ge=1, description="WAF blocked requests per minute (a spike)."
+    )
     replica_lag_seconds: int = Field(default=300, ge=1, description="DR replica lag ceiling.")
     evaluation_periods: int = Field(default=3, ge=1, le=60, description="Minutes in breach.")
 
@@ -451,6 +461,14 @@ class AuditConfig(_Strict):
     transition_ia_days: int = Field(default=30, ge=30, description="To STANDARD_IA after.")
     transition_glacier_days: int = Field(default=90, ge=31, description="To GLACIER after.")
     expiration_days: int = Field(default=365, ge=1, description="Deleted after.")
+    log_retention_days: int = Field(
+        default=365, description="Retention of the trail's CloudWatch Logs copy (CIS alarms)."
+    )
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, days: int) -> int:
+        return check_retention(days)
 
     @model_validator(mode="after")
     def _order(self) -> AuditConfig:
@@ -517,6 +535,14 @@ class DnsConfig(_Strict):
     create_zone: bool = Field(default=False, description="Create the zone (else look it up).")
     record_name: str = Field(default="app", description="Label of the app: app.<domain>.")
     health_check: HealthCheckConfig = Field(default_factory=HealthCheckConfig)
+    query_log_retention_days: int = Field(
+        default=30, description="Retention of a created zone's query logs (us-east-1)."
+    )
+
+    @field_validator("query_log_retention_days")
+    @classmethod
+    def _query_log_retention(cls, days: int) -> int:
+        return check_retention(days)
 
     @field_validator("domain")
     @classmethod
@@ -571,11 +597,25 @@ class EdgeConfig(_Strict):
         default="PriceClass_100", description="CloudFront edge locations to use."
     )
     log_retention_days: int = Field(default=90, ge=1, le=3650, description="Access-log expiry.")
+    # AWS WAF API Reference, RateBasedStatement.Limit: 10 to 2,000,000,000 requests per
+    # evaluation window (the minimum was lowered from 100 to 10 in August 2024).
+    waf_rate_limit: int = Field(
+        default=2000,
+        ge=10,
+        le=2_000_000_000,
+        description="WAF: requests per 5 minutes one IP may send before it is blocked.",
+    )
+    waf_log_retention_days: int = Field(default=90, description="Retention of the WAF logs.")
     origin_secret_version: int = Field(
         default=1,
         ge=1,
         description="Bump to rotate the origin header (the old one stays valid one more step).",
     )
+
+    @field_validator("waf_log_retention_days")
+    @classmethod
+    def _waf_retention(cls, days: int) -> int:
+        return check_retention(days)
 
     @model_validator(mode="after")
     def _waf_needs_cloudfront(self) -> EdgeConfig:
@@ -650,6 +690,36 @@ class AwsConfig(_Strict):
         """The account the credentials must resolve to: the one named, else the role's."""
         match = _ROLE_ARN_SHAPE.match(self.assume_role_arn or "")
         return self.account_id or (match.group(1) if match else None)
+
+
+@dataclass(frozen=True)
+class DatabasePlan:
+    """A region's database, as the config decides it."""
+
+    role: Literal["primary", "replica", "promoted"]
+    """primary: the stack's writable database; replica: a cross-region DR read replica of it;
+    promoted: a former replica the DR runbook made writable."""
+    instance_class: str
+    """database.instance_class, or database.replica_instance_class for a replica."""
+    multi_az: bool
+    """database.multi_az on a writable database; never on a DR replica."""
+
+    @property
+    def writable(self) -> bool:
+        return self.role != "replica"
+
+
+@dataclass(frozen=True)
+class RegionPlan:
+    """One region's place in the stack (StackConfig.region_plans)."""
+
+    name: str
+    cidr: str
+    is_primary: bool
+    certificate_arn: str | None
+    """An existing ACM certificate of this region (compute.certificate_arns), if configured."""
+    database: DatabasePlan | None
+    """None: no database here (replicas_enabled is off and this is not the primary)."""
 
 
 class StackConfig(_Strict):
@@ -742,16 +812,23 @@ class StackConfig(_Strict):
                     "must be a secondary region with a DR replica (replicas_enabled)",
                 )
         if self.is_production:
-            for key, holds, message in _PROD_DATABASE_RULES:
-                if not holds(self.database):
-                    raise KeyProblem(f"database.{key}", getattr(self.database, key), message)
-        if self.is_production and self.compute.min_size < 2:
-            raise KeyProblem(
-                "compute.min_size",
-                self.compute.min_size,
-                "prod needs at least 2 instances per region",
-            )
+            for requirement in PRODUCTION_REQUIREMENTS:
+                if requirement.applies_when and not self.value_at(requirement.applies_when):
+                    continue
+                value = self.value_at(requirement.key)
+                if not requirement.holds(value):
+                    raise KeyProblem(requirement.key, value, requirement.message)
         return self
+
+    def value_at(self, key: str) -> Any:
+        """The value at a dotted key under `tap:` ("database.multi_az"); None under an
+        optional section that is not set (`dns`)."""
+        value: Any = self
+        for part in key.split("."):
+            if value is None:
+                return None
+            value = getattr(value, part)
+        return value
 
     @property
     def region_names(self) -> tuple[str, ...]:
@@ -769,12 +846,64 @@ class StackConfig(_Strict):
 
     @property
     def is_production(self) -> bool:
-        """The one place that decides whether a stack is production: its `tap:production`,
-        else whether its environment is `prod` (so a stack of any name, `prod-eu` or `qa`,
-        says what it is in its config)."""
-        if self.production is not None:
-            return self.production
-        return self.environment == PRODUCTION_ENVIRONMENT
+        """Whether the stack is production (decided in tap.protection)."""
+        return decide_production(self.environment, self.production)
+
+    @property
+    def protection(self) -> Protection:
+        """What production changes, as one value every component gets."""
+        return protection_for(self.is_production)
+
+    @property
+    def failover_fqdn(self) -> str | None:
+        """The name that fails over between the regions' ALBs. Behind CloudFront the regions
+        fail over at an origin name and users resolve the app name to the distribution;
+        without it, the app name itself fails over. None without a domain."""
+        if self.dns is None:
+            return None
+        return f"origin.{self.dns.app_fqdn}" if self.edge.cloudfront_enabled else self.dns.app_fqdn
+
+    @property
+    def zone_dnssec(self) -> bool:
+        """A zone the stack creates in production is DNSSEC-signed and query-logged; a looked-up
+        zone is its owner's to sign."""
+        return self.is_production and self.dns is not None and self.dns.create_zone
+
+    @property
+    def zone_query_log_retention_days(self) -> int | None:
+        """Days a signed zone's query logs are kept; None: no query logging."""
+        return self.dns.query_log_retention_days if self.zone_dnssec and self.dns else None
+
+    @property
+    def region_plans(self) -> tuple[RegionPlan, ...]:
+        """Every region's role, primary first: its database is the source of the others'
+        replicas, the one cross-region dependency besides the global pieces."""
+        ordered = sorted(self.regions, key=lambda r: r.name != self.primary_region)
+        return tuple(self._region_plan(region) for region in ordered)
+
+    def _region_plan(self, region: RegionConfig) -> RegionPlan:
+        database = self.database
+        is_primary = region.name == self.primary_region
+        plan: DatabasePlan | None = None
+        if is_primary:
+            plan = DatabasePlan("primary", database.instance_class, database.multi_az)
+        elif database.replicas_enabled:
+            # A promoted replica is the writable database of the stack until the region flips
+            # back: it gets the primary's Multi-AZ; a DR replica never does (a standby of a
+            # standby doubles the replica's cost for no failover AWS would perform).
+            promoted = region.name in database.promoted_regions
+            plan = DatabasePlan(
+                "promoted" if promoted else "replica",
+                database.replica_instance_class or database.instance_class,
+                database.multi_az and promoted,
+            )
+        return RegionPlan(
+            name=region.name,
+            cidr=region.cidr,
+            is_primary=is_primary,
+            certificate_arn=self.compute.certificate_arns.get(region.name),
+            database=plan,
+        )
 
 
 def parse_stack_config(raw: Mapping[str, Any], stack: str) -> StackConfig:

@@ -6,7 +6,8 @@ from typing import Any
 
 import pulumi_aws as aws
 
-from tap.config import AwsConfig
+from tap.config import AwsConfig, StackConfig
+from tap.tags import default_tags
 
 
 def provider_account_args(config: AwsConfig) -> dict[str, Any]:
@@ -29,3 +30,14 @@ def provider_account_args(config: AwsConfig) -> dict[str, Any]:
     if config.expected_account:
         args["allowed_account_ids"] = [config.expected_account]
     return args
+
+
+def stack_provider(name: str, region: str, config: StackConfig) -> aws.Provider:
+    """An explicit provider of the stack: its region, the stack's tags on every resource it
+    creates, and the stack's account (the only account it acts in)."""
+    return aws.Provider(
+        name,
+        region=region,
+        default_tags=aws.ProviderDefaultTagsArgs(tags=default_tags(config)),
+        **provider_account_args(config.aws),
+    )

@@ -4,14 +4,19 @@ marked blocks; tests/test_docs.py fails when one is stale."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from tap.config import NAMESPACE, StackConfig
 from tap_tooling import readiness, rules
+from tap_tooling.cost import NAT_STRATEGIES
+
+if TYPE_CHECKING:
+    from tap_tooling.offline import PlanResult
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAN_DOC = ROOT / "docs" / "plan.md"
@@ -95,8 +100,37 @@ def config_table(model: type[BaseModel] = StackConfig) -> str:
     return "\n".join(["| key | default | meaning |", "|---|---|---|", *_rows(model, "")])
 
 
+def _money(value: float | None) -> str:
+    return "n/a" if value is None else f"${value:,.2f}"
+
+
+def cost_table(plans: Mapping[str, PlanResult] | None = None) -> str:
+    """Each shipped stack's monthly estimate at list price, from its offline plan, and what it
+    would cost under each NAT strategy (the plan's own comparison)."""
+    from tap_tooling.offline import run_program, stack_names
+    from tap_tooling.plan import judge
+
+    plans = plans or {stack: run_program(stack) for stack in stack_names()}
+    header = ["stack", "NAT strategy", "estimated monthly", *(f"with {s}" for s in NAT_STRATEGIES)]
+    rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for stack, result in plans.items():
+        estimate = judge(result).estimate
+        nat = estimate.nat
+        assert nat is not None  # the plan always compares the strategies
+        configured = nat.configured.monthly or 0.0
+        alternatives = []
+        for strategy in NAT_STRATEGIES:
+            monthly = nat.option(strategy).monthly
+            alternatives.append(
+                _money(None if monthly is None else estimate.total - configured + monthly)
+            )
+        cells = [stack, nat.shape.nat_strategy, _money(estimate.total), *alternatives]
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 BLOCKS = {"policy-rules": policy_table, "readiness-rules": readiness_table}
-README_BLOCKS = {"config-reference": config_table}
+README_BLOCKS = {"config-reference": config_table, "cost-table": cost_table}
 
 
 def render(text: str, blocks: dict | None = None) -> str:

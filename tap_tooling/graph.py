@@ -34,6 +34,10 @@ class Resource:
     topic): it belongs with the global pieces even where it is a regional resource."""
 
 
+COMPOSITE_TYPES = frozenset({"tap:region:Region", "tap:front:Front"})
+"""Components made of components: a resource's component is the outermost one below them (the
+tier it belongs to: `Network us-east-1-network`, not `Region us-east-1`)."""
+
 # Services whose resources serve every region; their provider's region is only an API endpoint.
 GLOBAL_SERVICES = ("aws:cloudfront/", "aws:route53/")
 

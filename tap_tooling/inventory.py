@@ -58,6 +58,10 @@ STATEFUL_TYPES: Mapping[str, str] = {
         "the suffix in secret and snapshot names: a new one renames (replaces) them"
     ),
     "aws:sns/topic:Topic": "alarms and email subscriptions point at it",
+    "aws:route53/keySigningKey:KeySigningKey": (
+        "a new KSK has a new DS record: the registrar's no longer matches and validating "
+        "resolvers fail the domain (SERVFAIL)"
+    ),
     "aws:sns/topicSubscription:TopicSubscription": (
         "an email subscription must be confirmed again by its recipient; until then alerts "
         "are silently dropped"

@@ -4,8 +4,8 @@ Runs the real program under mocks, then judges what it would create: the policy 
 `tap_tooling.rules` (the same ones the CrossGuard pack in policy/ applies), an estimated
 monthly cost (`tap_tooling.cost`), and optionally a Mermaid diagram (`tap_tooling.diagram`).
 Human output is a table;
-`--json` gives the same facts to CI. Exit 0 when compliant, 1 on any mandatory violation,
-2 on a bad config.
+`--json` gives the same facts to CI. Exit 0 when compliant, 1 on any mandatory violation (or
+outputs that break their contract, tap/outputs.py), 2 on a bad config.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any, TextIO
 import pulumi
 
 from tap.global_provider import GLOBAL_PROVIDER_NAME
+from tap.outputs import OutputsError, ParsedSummary, parse
 from tap_tooling import cost, diagram, graph, readiness, rules
 from tap_tooling.offline import (
     PROVIDER_TYPE,
@@ -62,7 +63,11 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
     except (pulumi.RunError, OfflineError) as exc:
         print(f"error: {exc}", file=err)
         return EXIT_BAD_INPUT
-    report = judge(result)
+    try:
+        report = judge(result)
+    except OutputsError as exc:
+        print(f"error: the program's {exc} (tap/outputs.py defines them)", file=err)
+        return EXIT_FAILED
     diagram_file: Path | None = getattr(args, "diagram", None)
     if diagram_file is not None:
         diagram_file.write_text(diagram.markdown(result.stack, report.diagram()))
@@ -80,10 +85,11 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
 
 
 def outermost_components(result: PlanResult) -> dict[str, Recorded | None]:
-    """{urn: outermost component it sits in (None at top level)}, in one pass over the plan.
+    """{urn: the tier component it sits in (the outermost one below the composites, Region and
+    Front; None at top level)}, in one pass over the plan.
 
-    Same answer as PlanResult.component_of, which rebuilds the URN index on every call (and so
-    is quadratic over a whole plan).
+    Same answer as PlanResult.component_of (tests/test_plan.py checks it), which rebuilds the
+    URN index on every call (and so is quadratic over a whole plan).
     """
     by_urn = result.by_urn()
     outer: dict[str, Recorded | None] = {}
@@ -95,7 +101,8 @@ def outermost_components(result: PlanResult) -> dict[str, Recorded | None]:
         resource = by_urn.get(urn)
         if resource is None:
             return None
-        found = outermost_from(resource.parent_urn) or (None if resource.custom else resource)
+        tier = not resource.custom and resource.type not in graph.COMPOSITE_TYPES
+        found = outermost_from(resource.parent_urn) or (resource if tier else None)
         outer[urn] = found
         return found
 
@@ -170,7 +177,8 @@ class Report:
     """What the plan judged: the resources as rules see them, violations and cost."""
 
     stack: str
-    summary: dict[str, Any]
+    summary: ParsedSummary
+    """The `deployment_summary` output."""
     index: graph.StackIndex
     violations: list[rules.Violation]
     estimate: cost.CostEstimate
@@ -181,13 +189,13 @@ class Report:
 
     def diagram(self) -> str:
         return diagram.mermaid(
-            self.index, self.summary.get("primary_region"), self.summary.get("regions") or ()
+            self.index, self.summary.primary_region.get(), self.summary.regions.get()
         )
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "stack": self.stack,
-            "environment": self.summary.get("environment"),
+            "environment": self.summary.environment.get(),
             "resources": [
                 {
                     "type": r.type,
@@ -207,8 +215,10 @@ class Report:
 
 
 def judge(result: PlanResult) -> Report:
-    """Apply the rules and the cost model to a mocked run (linear in its size)."""
-    summary = result.outputs.get("deployment_summary") or {}
+    """Apply the rules and the cost model to a mocked run (linear in its size). Raises
+    OutputsError when the program's outputs break their contract (tap/outputs.py)."""
+    outputs = parse(result.outputs)
+    summary = outputs.deployment_summary
     index = graph.StackIndex(resource_views(result))
     return Report(
         stack=result.stack,
@@ -216,14 +226,19 @@ def judge(result: PlanResult) -> Report:
         index=index,
         violations=readiness.evaluate(
             index.resources,
-            summary.get("environment", result.stack),
+            summary.environment.get(),
             prefix_lists=prefix_lists(result),
-            production=summary.get("production"),
+            production=summary.production.get(),
         ),
-        estimate=cost.estimate(index),
+        estimate=cost.estimate(
+            index,
+            cost.NetworkShape(
+                summary.regions.get(), summary.az_count.get(), summary.nat_strategy.get()
+            ),
+        ),
         outputs=result.outputs,
         warnings=list(result.warnings),
-        notices=[*result.notices, *(result.outputs.get("notices") or [])],
+        notices=[*result.notices, *outputs.notices.get()],
     )
 
 
@@ -249,7 +264,7 @@ def render(result: PlanResult, report: Report | None = None) -> str:
     report = report or judge(result)
     summary = report.summary
     lines = [
-        f"TAP offline plan - stack {result.stack} (environment {summary.get('environment', '?')})",
+        f"TAP offline plan - stack {result.stack} (environment {summary.environment.get()})",
         "Ran the real program under Pulumi mocks: no cloud account was used; ids and ARNs are "
         "placeholders.",
         "",
@@ -260,7 +275,7 @@ def render(result: PlanResult, report: Report | None = None) -> str:
         components = groups[region]
         count = sum(sum(c.values()) for c in components.values())
         total += count
-        primary = " (primary)" if region == summary.get("primary_region") else ""
+        primary = " (primary)" if region == summary.primary_region.get() else ""
         lines.append(f"region {region}{primary}: {count} resources")
         for label in sorted(components):
             counter = components[label]

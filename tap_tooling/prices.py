@@ -1,10 +1,15 @@
 """The dated on-demand price table behind `tap_tooling.cost` (USD, list prices, no discounts).
 
 Assumptions, stated once and printed with every estimate:
-- prices are the public on-demand list prices of us-east-1 as of PRICES_AS_OF; every other
-  region is priced the same (most US and EU regions are within ~10-20% of it, some higher);
-- Linux instances, no Savings Plans, Reserved Instances, free tier or credits;
-- a month is 730 hours (the figure AWS's own calculator uses).
+- prices are the public on-demand list prices of us-east-1 as of PRICES_AS_OF, read from the
+  pages in PRICE_SOURCES; every other region is priced the same (OTHER_REGIONS: us-east-2 and
+  us-west-2 list the same prices for most of what TAP uses, other regions are mostly dearer,
+  often by 10-30%);
+- Linux instances, no Savings Plans, Reserved Instances or credits; of the free tier, only the
+  always-free CloudWatch allowances (FREE_TIER), taken as the stack's own (one stack per account);
+- a month is 730 hours (the figure AWS's own calculator uses);
+- first-year prices: a KMS key with yearly rotation costs $1 a month more after each of its
+  first two rotations (KMS pricing, "key rotation"), i.e. $2 in its second year, $3 after.
 Update the table (and the date) when AWS changes a price TAP relies on.
 """
 
@@ -14,11 +19,31 @@ from datetime import date
 
 PRICES_AS_OF = date(2025, 6, 1)
 PRICE_REGION = "us-east-1"
+OTHER_REGIONS = f"{PRICE_REGION} prices applied to every other region"
+"""What the estimate assumes for regions other than PRICE_REGION, printed with it."""
 HOURS_PER_MONTH = 730
+PRICE_SOURCES: dict[str, str] = {
+    "EC2 instances": "https://aws.amazon.com/ec2/pricing/on-demand/",
+    "EBS volumes": "https://aws.amazon.com/ebs/pricing/",
+    "NAT gateways, public IPv4 addresses": "https://aws.amazon.com/vpc/pricing/",
+    "interface endpoints": "https://aws.amazon.com/privatelink/pricing/",
+    "load balancers": "https://aws.amazon.com/elasticloadbalancing/pricing/",
+    "RDS for PostgreSQL and MySQL": "https://aws.amazon.com/rds/postgresql/pricing/",
+    "KMS keys": "https://aws.amazon.com/kms/pricing/",
+    "Secrets Manager": "https://aws.amazon.com/secrets-manager/pricing/",
+    "CloudWatch alarms, dashboards, metrics": "https://aws.amazon.com/cloudwatch/pricing/",
+    "Route 53 zones and health checks": "https://aws.amazon.com/route53/pricing/",
+    "WAF": "https://aws.amazon.com/waf/pricing/",
+    "CloudTrail": "https://aws.amazon.com/cloudtrail/pricing/",
+    "CloudFront": "https://aws.amazon.com/cloudfront/pricing/",
+}
+"""Where each price below was read (the us-east-1 column of each page)."""
 
 # VPC
 NAT_GATEWAY_HOUR = 0.045
-PUBLIC_IPV4_HOUR = 0.005  # every public IPv4 address, attached or not, since 2024-02
+# Every public IPv4 address, attached or not, since 2024-02: Elastic IPs, the auto-assigned
+# address of an instance (a NAT instance), and each of an internet-facing load balancer's.
+PUBLIC_IPV4_HOUR = 0.005
 INTERFACE_ENDPOINT_AZ_HOUR = 0.01
 
 # Load balancing (hours only; LCUs are usage)
@@ -38,6 +63,7 @@ EC2_HOUR: dict[str, float] = {
     "t3a.small": 0.0188,
     "t3a.medium": 0.0376,
     "t3a.large": 0.0752,
+    "t4g.nano": 0.0042,
     "t4g.micro": 0.0084,
     "t4g.small": 0.0168,
     "t4g.medium": 0.0336,
@@ -106,26 +132,44 @@ RDS_STORAGE_GB_MONTH: dict[str, float] = {
 RDS_DEFAULT_STORAGE_TYPE = "gp2"  # what RDS picks when storageType is not given
 
 # Monthly fees
-KMS_KEY_MONTH = 1.00
+KMS_KEY_MONTH = 1.00  # every key: symmetric, asymmetric (DNSSEC signing), replica, external
 ALARM_METRIC_MONTH = 0.10  # standard resolution, per metric in the alarm
 ALARM_HIGH_RESOLUTION_METRIC_MONTH = 0.30
 COMPOSITE_ALARM_MONTH = 0.50
 DASHBOARD_MONTH = 3.00
+METRIC_MONTH = 0.30  # a custom or detailed-monitoring metric (first 10,000 of the account)
+DETAILED_MONITORING_METRICS = 7  # what one instance with detailed monitoring bills (CW pricing)
 HEALTH_CHECK_MONTH = 0.50  # basic check of an AWS endpoint
 HEALTH_CHECK_FEATURE_MONTH = 1.00  # each of HTTPS, string matching, fast interval, latency
 HOSTED_ZONE_MONTH = 0.50
 WEB_ACL_MONTH = 5.00
-WEB_ACL_RULE_MONTH = 1.00
-SECRET_MONTH = 0.40
+WEB_ACL_RULE_MONTH = 1.00  # each rule, a managed rule group counting as one
+# Managed rule groups with a subscription on top of their rule fee (WAF pricing); the AWS
+# baseline groups (Common, Known Bad Inputs, IP reputation...) have none.
+MANAGED_RULE_GROUP_MONTH: dict[str, float] = {
+    "AWSManagedRulesBotControlRuleSet": 10.00,
+    "AWSManagedRulesATPRuleSet": 10.00,
+    "AWSManagedRulesACFPRuleSet": 10.00,
+}
+SECRET_MONTH = 0.40  # each secret, and each replica of one in another region
 TRAIL_MONTH = 0.00  # the first copy of management events in each region is free
 CLOUDFRONT_MONTH = 0.00  # no base fee: requests and transfer are usage
+
+FREE_TIER: dict[str, float] = {
+    "alarm metric": 10,  # standard-resolution alarms listing their metrics
+    "dashboard": 3,  # of up to 50 metrics each
+    "metric": 10,  # custom and detailed-monitoring metrics together
+}
+"""CloudWatch's always-free allowances, per account and month (all regions together)."""
 
 EXCLUDED = (
     "data transfer out and between regions/AZs",
     "NAT gateway data processing ($0.045/GB)",
-    "ALB LCUs (connections, requests, bytes) and the ALB's own public IPv4 addresses",
-    "CloudWatch Logs ingestion and storage (VPC flow logs, application logs)",
-    "CloudWatch metrics, API requests; the account's free 10 alarms and 3 dashboards",
+    "ALB LCUs (connections, requests, bytes), and the public IPv4 addresses of ALB nodes "
+    "beyond one per AZ when it scales out",
+    "CloudWatch Logs ingestion and storage (VPC flow logs, application, CloudTrail, WAF logs)",
+    "CloudWatch API requests; custom metrics only published on a match (metric filters "
+    "without a default value)",
     "KMS requests",
     "S3 storage and requests (access logs, CloudTrail logs)",
     "RDS backup storage beyond the database's size, provisioned IOPS and throughput",

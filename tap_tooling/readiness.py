@@ -14,6 +14,8 @@ expected) is not judged: these rules check what the program says, not what AWS c
 
 from __future__ import annotations
 
+import base64
+import binascii
 import fnmatch
 import itertools
 import json
@@ -65,6 +67,8 @@ DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
 SSM_PARAMETER = "aws:ssm/parameter:Parameter"
 SECRET = "aws:secretsmanager/secret:Secret"
 VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+WAF_LOGGING = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
+RESPONSE_HEADERS_POLICY = "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy"
 
 
 def _source(title: str, url: str) -> str:
@@ -242,6 +246,25 @@ SRC_CLOUDWATCH = _source(
     "Amazon CloudWatch API Reference, PutMetricAlarm (AlarmName 1-255) and PutDashboard "
     "(DashboardName: A-Z, a-z, 0-9, '-', '_', at most 255)",
     "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutDashboard.html",
+)
+
+SRC_WAF_LOGGING = _source(
+    "AWS WAF Developer Guide, logging destinations 'Amazon CloudWatch Logs', 'Amazon S3' and "
+    "'Amazon Data Firehose' (the destination's name must start with aws-waf-logs-; a log group "
+    "in the web ACL's Region and account: us-east-1 for CloudFront) and API Reference, "
+    "LoggingConfiguration",
+    "https://docs.aws.amazon.com/waf/latest/developerguide/logging-cw-logs.html",
+)
+SRC_WAF_RATE = _source(
+    "AWS WAF API Reference, RateBasedStatement (Limit 10 to 2,000,000,000; EvaluationWindowSec "
+    "60, 120, 300 or 600) and Developer Guide, 'Rate-based rule high-level settings'",
+    "https://docs.aws.amazon.com/waf/latest/APIReference/API_RateBasedStatement.html",
+)
+SRC_HSTS = _source(
+    "RFC 6797 (HTTP Strict Transport Security) 6.1.1-6.1.2 and the HSTS preload list's "
+    "submission requirements (max-age at least 31536000 seconds, includeSubDomains); CloudFront "
+    "API Reference, ResponseHeadersPolicyStrictTransportSecurity",
+    "https://hstspreload.org/#submission-requirements",
 )
 
 
@@ -1179,6 +1202,474 @@ def _cross_region(index: StackIndex, _c: Context) -> list[Finding]:
 
 
 # ---------------------------------------------------------------------------------------------
+# AWS WAF and CloudFront
+
+WAF_LOG_PREFIX = "aws-waf-logs-"
+# arn:aws:logs:<region>:<account>:log-group:<name>[:*], arn:aws:s3:::<bucket>,
+# arn:aws:firehose:<region>:<account>:deliverystream/<name>
+_WAF_DESTINATION = re.compile(
+    r"^arn:[\w-]+:(?:logs:(?P<log_region>[\w-]+):\d{12}:log-group:(?P<log>[^:]+)(?::\*)?"
+    r"|s3:::(?P<bucket>[^/]+)"
+    r"|firehose:(?P<stream_region>[\w-]+):\d{12}:deliverystream/(?P<stream>.+))$"
+)
+_ARN_REGION = re.compile(r"^arn:[\w-]+:[\w-]+:(?P<region>[\w-]*):")
+RATE_LIMIT_RANGE = (10, 2_000_000_000)
+RATE_WINDOWS = frozenset({60, 120, 300, 600})
+
+
+def _waf_log_destinations(props: Mapping[str, Any], _c: Context) -> list[str]:
+    problems = []
+    acl = props.get("resourceArn")
+    acl_region = (
+        m.group("region") if isinstance(acl, str) and (m := _ARN_REGION.match(acl)) else None
+    )
+    for i, arn in enumerate(_as_list(props.get("logDestinationConfigs"))):
+        if not isinstance(arn, str):
+            continue
+        match = _WAF_DESTINATION.match(arn)
+        if match is None:
+            problems.append(f"logDestinationConfigs[{i}] {arn!r} is no log group, bucket or stream")
+            continue
+        name = match.group("log") or match.group("bucket") or match.group("stream")
+        if not name.startswith(WAF_LOG_PREFIX):
+            problems.append(
+                f"logDestinationConfigs[{i}] {name!r} does not start with {WAF_LOG_PREFIX!r}: "
+                "AWS WAF refuses the destination"
+            )
+        region = match.group("log_region") or match.group("stream_region")
+        if acl_region and region and region != acl_region:
+            problems.append(
+                f"logDestinationConfigs[{i}] is in {region}, the web ACL in {acl_region}: a "
+                "destination must be in the web ACL's Region"
+            )
+    return problems
+
+
+def _rate_based(props: Mapping[str, Any], _c: Context) -> list[str]:
+    problems = []
+    low, high = RATE_LIMIT_RANGE
+    for i, rule in enumerate(blocks(props, "rules")):
+        statement = get_path(rule, "statement.rateBasedStatement")
+        if not isinstance(statement, Mapping):
+            continue
+        where = f"rules[{i}] ({rule.get('name', '?')})"
+        limit = statement.get("limit")
+        if limit is not None and not low <= as_number(limit, -1) <= high:
+            problems.append(f"{where} limit {limit} outside {low}-{high:,} requests")
+        window = statement.get("evaluationWindowSec")
+        if window is not None and int(as_number(window, -1)) not in RATE_WINDOWS:
+            problems.append(
+                f"{where} evaluationWindowSec {window} is not one of "
+                f"{', '.join(map(str, sorted(RATE_WINDOWS)))}"
+            )
+    return problems
+
+
+HSTS_MIN_MAX_AGE = 31_536_000  # one year
+
+
+def _hsts(props: Mapping[str, Any], _c: Context) -> list[str]:
+    security = props.get("securityHeadersConfig")
+    if not isinstance(security, Mapping):
+        return []  # not known at plan time, or no security headers at all: not judged here
+    hsts = security.get("strictTransportSecurity")
+    if not isinstance(hsts, Mapping):
+        return ["securityHeadersConfig sets no strictTransportSecurity"]
+    problems = []
+    age = hsts.get("accessControlMaxAgeSec")
+    if age is not None and as_number(age) < HSTS_MIN_MAX_AGE:
+        problems.append(
+            f"strictTransportSecurity.accessControlMaxAgeSec {as_number(age):g} is under "
+            f"{HSTS_MIN_MAX_AGE} (one year)"
+        )
+    if "includeSubdomains" in hsts and not is_true(hsts["includeSubdomains"]):
+        problems.append("strictTransportSecurity.includeSubdomains is not true")
+    return problems
+
+
+def _headers_policy_attached(props: Mapping[str, Any], _c: Context) -> list[str]:
+    behaviors = [("defaultCacheBehavior", props.get("defaultCacheBehavior"))] + [
+        (f"orderedCacheBehaviors[{i}]", b)
+        for i, b in enumerate(_as_list(props.get("orderedCacheBehaviors")))
+    ]
+    return [
+        f"{where} has no responseHeadersPolicyId (no HSTS, nosniff, frame or referrer policy)"
+        for where, behavior in behaviors
+        if isinstance(behavior, Mapping) and not behavior.get("responseHeadersPolicyId")
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Route 53 DNSSEC and query logging
+
+KSK = "aws:route53/keySigningKey:KeySigningKey"
+ZONE_SIGNING = "aws:route53/hostedZoneDnsSec:HostedZoneDnsSec"
+QUERY_LOG = "aws:route53/queryLog:QueryLog"
+LOG_RESOURCE_POLICY = "aws:cloudwatch/logResourcePolicy:LogResourcePolicy"
+
+SRC_DNSSEC = _source(
+    "Route 53 Developer Guide, 'Working with customer managed keys for DNSSEC' (an asymmetric "
+    "ECC_NIST_P256 key in US East (N. Virginia)); Route 53 API Reference, CreateKeySigningKey "
+    "(key usage Sign and verify; a key policy allowing DescribeKey, GetPublicKey and Sign to "
+    "dnssec-route53.amazonaws.com; Name: 3-128 letters, digits and '_') and "
+    "EnableHostedZoneDNSSEC (KeySigningKeyWithActiveStatusNotFound)",
+    "https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/"
+    "dns-configuring-dnssec-cmk-requirements.html",
+)
+SRC_QUERY_LOGS = _source(
+    "Route 53 API Reference, CreateQueryLoggingConfig ('You must create the log group in the "
+    "us-east-1 region', and a CloudWatch Logs resource policy there letting "
+    "route53.amazonaws.com create log streams and put log events in it; else "
+    "InsufficientCloudWatchLogsResourcePolicy)",
+    "https://docs.aws.amazon.com/Route53/latest/APIReference/API_CreateQueryLoggingConfig.html",
+)
+DNSSEC_KEY_SPEC = "ECC_NIST_P256"
+DNSSEC_KEY_USAGE = "SIGN_VERIFY"
+DNSSEC_PRINCIPAL = "dnssec-route53.amazonaws.com"
+DNSSEC_ACTIONS = ("kms:DescribeKey", "kms:GetPublicKey", "kms:Sign")
+QUERY_LOG_PRINCIPAL = "route53.amazonaws.com"
+QUERY_LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+KSK_NAME = Shape("name", r"[A-Za-z0-9_]+", 128, 3, "letters, digits and '_'")
+_LOG_GROUP_ARN = re.compile(
+    r"^arn:[\w-]+:logs:(?P<region>[\w-]+):\d{12}:log-group:(?P<name>[^:]+)(?::\*)?$"
+)
+
+
+def _one_or_many(value: Any) -> list[Any]:
+    """A policy element that may be one value or a list of them."""
+    return value if isinstance(value, list) else [] if value is None else [value]
+
+
+def _allows(policy: Any, principal: str, action: str, resource: str = "*") -> bool:
+    """Some Allow statement of `policy` names the service `principal` and covers `action` on
+    `resource` (its conditions are not judged)."""
+    for statement in _policy_statements(policy):
+        who = statement.get("Principal")
+        services = _one_or_many(who.get("Service")) if isinstance(who, Mapping) else []
+        if statement.get("Effect") != "Allow" or principal not in services:
+            continue
+        actions = [a for a in _one_or_many(statement.get("Action")) if isinstance(a, str)]
+        resources = [r for r in _one_or_many(statement.get("Resource")) if isinstance(r, str)]
+        if any(fnmatch.fnmatchcase(action, a) for a in actions) and any(
+            fnmatch.fnmatchcase(resource, r) for r in resources
+        ):
+            return True
+    return False
+
+
+def _dnssec_key_problems(key: Resource) -> list[str]:
+    problems = []
+    spec = key.props.get("customerMasterKeySpec") or "SYMMETRIC_DEFAULT"
+    usage = key.props.get("keyUsage") or "ENCRYPT_DECRYPT"
+    if spec != DNSSEC_KEY_SPEC or usage != DNSSEC_KEY_USAGE:
+        problems.append(
+            f"a {spec} {usage} key: Route 53 signs with {DNSSEC_KEY_SPEC} {DNSSEC_KEY_USAGE} only"
+        )
+    if key.region and key.region != GLOBAL_SERVICE_REGION:
+        problems.append(f"in {key.region}: Route 53 takes DNSSEC keys of {GLOBAL_SERVICE_REGION}")
+    policy = key.props.get("policy")
+    missing = [a for a in DNSSEC_ACTIONS if not _allows(policy, DNSSEC_PRINCIPAL, a)]
+    if isinstance(policy, str) and missing:
+        problems.append(f"its policy does not allow {', '.join(missing)} to {DNSSEC_PRINCIPAL}")
+    return problems
+
+
+def _dnssec(index: StackIndex, _c: Context) -> list[Finding]:
+    findings: list[Finding] = []
+    ksks = index.of(KSK)
+    for ksk in ksks:
+        findings += [(ksk, p) for p in _shape_problems(KSK_NAME, ksk.props)]
+        for key in index.of(rules.KMS_KEY):
+            if points_to(ksk, "keyManagementServiceArn", key):
+                findings += [(ksk, f"key {key.name}: {p}") for p in _dnssec_key_problems(key)]
+    active = {
+        zone
+        for ksk in ksks
+        if ksk.props.get("status", "ACTIVE") == "ACTIVE"
+        and isinstance(zone := ksk.props.get("hostedZoneId"), str)
+    }
+    for signing in index.of(ZONE_SIGNING):
+        zone = signing.props.get("hostedZoneId")
+        signs = signing.props.get("signingStatus", "SIGNING") == "SIGNING"
+        if signs and isinstance(zone, str) and zone not in active:
+            findings.append((signing, f"signs zone {zone}, which has no ACTIVE key-signing key"))
+    return findings
+
+
+def _query_logs(index: StackIndex, _c: Context) -> list[Finding]:
+    findings: list[Finding] = []
+    documents = [
+        p.props.get("policyDocument")
+        for p in index.of(LOG_RESOURCE_POLICY)
+        if (p.region or GLOBAL_SERVICE_REGION) == GLOBAL_SERVICE_REGION
+    ]
+    for query_log in index.of(QUERY_LOG):
+        arn = query_log.props.get("cloudwatchLogGroupArn")
+        if not isinstance(arn, str) or (match := _LOG_GROUP_ARN.match(arn)) is None:
+            continue
+        region, group = match.group("region"), match.group("name")
+        if region != GLOBAL_SERVICE_REGION:
+            findings.append(
+                (query_log, f"log group {group} is in {region}: Route 53 logs queries to "
+                            f"{GLOBAL_SERVICE_REGION} only")
+            )  # fmt: skip
+            continue
+        if any(not isinstance(d, str | Mapping) for d in documents):
+            continue  # a policy unknown at plan time may be the one
+        stream = f"{arn.removesuffix(':*')}:log-stream:probe"
+        missing = [
+            a for a in QUERY_LOG_ACTIONS
+            if not any(_allows(d, QUERY_LOG_PRINCIPAL, a, stream) for d in documents)
+        ]  # fmt: skip
+        if missing:
+            findings.append(
+                (query_log, f"no CloudWatch Logs resource policy in {GLOBAL_SERVICE_REGION} "
+                            f"allows {', '.join(missing)} on {group} to {QUERY_LOG_PRINCIPAL}")
+            )  # fmt: skip
+    return findings
+
+
+# CloudTrail to CloudWatch Logs, metric filters
+
+# --- constants (top of readiness.py, with the other type tokens) ------------------------------
+METRIC_FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
+
+# --- sources ----------------------------------------------------------------------------------
+SRC_TRAIL_CWL = _source(
+    "AWS CloudTrail API Reference, CreateTrail (CloudWatchLogsLogGroupArn 'Not required unless "
+    "you specify CloudWatchLogsRoleArn'; InvalidCloudWatchLogsRoleArnException 'You must "
+    "specify a role ARN as well as a log group') and Pulumi AWS registry, cloudtrail.Trail "
+    "(cloudWatchLogsGroupArn: 'CloudTrail requires the Log Stream wildcard', i.e. the group's "
+    "ARN followed by ':*'; without it InvalidCloudWatchLogsLogGroupArnException, "
+    "hashicorp/terraform-provider-aws #14557)",
+    "https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_CreateTrail.html",
+)
+SRC_TRAIL_ROLE = _source(
+    "AWS CloudTrail User Guide, 'Role policy document for CloudTrail to use CloudWatch Logs for "
+    "monitoring': 'Confused deputy prevention is not applicable to the role policy for "
+    "CloudWatch Logs monitoring. The role policy doesn't support the use of aws:SourceArn and "
+    "aws:SourceAccount'",
+    "https://docs.aws.amazon.com/awscloudtrail/latest/userguide/"
+    "cloudtrail-required-policy-for-cloudwatch-logs.html",
+)
+SRC_METRIC_FILTER = _source(
+    "Amazon CloudWatch Logs API Reference, PutMetricFilter (filterName 1-512 of [^:*]; "
+    "filterPattern up to 1,024; metricName and metricNamespace up to 255 of [^:*$]; "
+    "metricValue up to 100; at most 100 metric filters per log group)",
+    "https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutMetricFilter.html",
+)
+
+# --- TAP-AWS-TRAIL-2: a trail's CloudWatch Logs delivery ----------------------------------------
+# arn:<partition>:logs:<region>:<account>:log-group:<name>:*  (the name: LogGroupName's chars)
+_TRAIL_LOG_GROUP = re.compile(r"^arn:[\w-]+:logs:[\w-]+:\d{12}:log-group:[.\-_/#A-Za-z0-9]+:\*$")
+
+
+def _trail_cloudwatch_logs(props: Mapping[str, Any], _c: Context) -> list[str]:
+    group = props.get("cloudWatchLogsGroupArn")
+    role = props.get("cloudWatchLogsRoleArn")
+    problems = []
+    if isinstance(group, str) and group and not role:
+        problems.append("cloudWatchLogsGroupArn without cloudWatchLogsRoleArn")
+    if isinstance(role, str) and role and not group:
+        problems.append("cloudWatchLogsRoleArn without cloudWatchLogsGroupArn")
+    if isinstance(group, str) and group and not _TRAIL_LOG_GROUP.match(group):
+        detail = (
+            "does not end with the log-stream wildcard ':*' (LogGroup.arn does not carry it: "
+            "append it)"
+            if not group.endswith(":*")
+            else "is not a log group ARN"
+        )
+        problems.append(f"cloudWatchLogsGroupArn {group!r} {detail}")
+    return problems
+
+
+# --- TAP-AWS-IAM-2: a role CloudTrail assumes -------------------------------------------------
+_SOURCE_KEYS = ("aws:sourcearn", "aws:sourceaccount")
+
+
+def _services(statement: Mapping[str, Any]) -> list[str]:
+    principal = statement.get("Principal")
+    service = principal.get("Service") if isinstance(principal, Mapping) else None
+    return [s for s in ([service] if isinstance(service, str) else _as_list(service))
+            if isinstance(s, str)]  # fmt: skip
+
+
+def _cloudtrail_trust(props: Mapping[str, Any], _c: Context) -> list[str]:
+    problems = []
+    for i, statement in enumerate(_policy_statements(props.get("assumeRolePolicy"))):
+        if statement.get("Effect") != "Allow" or "cloudtrail.amazonaws.com" not in _services(
+            statement
+        ):
+            continue
+        condition = statement.get("Condition")
+        keys = [
+            str(key)
+            for operator in (condition.values() if isinstance(condition, Mapping) else [])
+            if isinstance(operator, Mapping)
+            for key in operator
+            if str(key).lower() in _SOURCE_KEYS
+        ]
+        if keys:
+            problems.append(
+                f"trust statement {statement.get('Sid', i)!r} admits cloudtrail.amazonaws.com "
+                f"only under {', '.join(keys)}, which CloudTrail does not send when it assumes "
+                "a CloudWatch Logs delivery role: CreateTrail fails"
+            )
+    return problems
+
+
+# --- TAP-AWS-LOG-4: metric filters --------------------------------------------------------------
+_NO_COLON_STAR_DOLLAR = r"[^:*$]+"
+METRIC_FILTER_SHAPES = (
+    Shape("name", r"[^:*]+", 512, 1, "anything but ':' and '*'"),
+    Shape("pattern", r".*", 1024, 0),
+    Shape("metricTransformation.name", _NO_COLON_STAR_DOLLAR, 255, 1, "anything but : * $"),
+    Shape("metricTransformation.namespace", _NO_COLON_STAR_DOLLAR, 255, 1, "anything but : * $"),
+    Shape("metricTransformation.value", r".+", 100, 1),
+)
+
+# --- TAP-AWS-LOG-5: at most 100 metric filters per log group ----------------------------------
+FILTERS_PER_GROUP = 100
+
+
+def _filters_per_group(index: StackIndex, _c: Context) -> list[Finding]:
+    by_group: dict[tuple[str | None, str], list[Any]] = defaultdict(list)
+    for metric_filter in index.of(METRIC_FILTER):
+        group = metric_filter.props.get("logGroupName")
+        if isinstance(group, str):
+            by_group[(metric_filter.region, group)].append(metric_filter)
+    return [
+        (filters[FILTERS_PER_GROUP], f"log group {group} has {len(filters)} metric filters; "
+         f"CloudWatch Logs allows {FILTERS_PER_GROUP}")
+        for (_region, group), filters in sorted(by_group.items(), key=lambda kv: str(kv[0]))
+        if len(filters) > FILTERS_PER_GROUP
+    ]  # fmt: skip
+
+
+# NAT instances and Auto Scaling
+
+NETWORK_INTERFACE = "aws:ec2/networkInterface:NetworkInterface"
+ROUTE = "aws:ec2/route:Route"
+ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
+AUTOSCALING_GROUP = "aws:autoscaling/group:Group"
+
+SRC_NAT_SOURCE_DEST = _source(
+    "Amazon VPC User Guide, NAT instances, 'Disable source/destination checks' (an instance "
+    "forwarding traffic not addressed to it must have the check off)",
+    "https://docs.aws.amazon.com/vpc/latest/userguide/work-with-nat-instances.html",
+)
+SRC_ENI_AZ = _source(
+    "Amazon EC2 User Guide, Network interface attachments: 'You must attach a network "
+    "interface to an EC2 instance that is in the same Availability Zone'",
+    "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/network-interface-attachments.html",
+)
+SRC_INSTANCE_REFRESH = _source(
+    "Amazon EC2 Auto Scaling API Reference, RefreshPreferences: MinHealthyPercentage 0-100, "
+    "MaxHealthyPercentage 100-200, at most 100 apart",
+    "https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_RefreshPreferences.html",
+)
+
+
+def _route_targets(index: StackIndex) -> list[tuple[rules.Resource, str]]:
+    """(route or route table, the interface id it targets) for every IPv4/IPv6 route."""
+    found = [
+        (route, str(route.props["networkInterfaceId"]))
+        for route in index.of(ROUTE)
+        if isinstance(route.props.get("networkInterfaceId"), str)
+    ]
+    for table in index.of(ROUTE_TABLE):
+        for inline in rules.blocks(table.props, "routes"):
+            if isinstance(inline.get("networkInterfaceId"), str):
+                found.append((table, str(inline["networkInterfaceId"])))
+    return found
+
+
+def _routed_interfaces_forward(index: StackIndex, _c: Context) -> list[Finding]:
+    """A route to a network interface delivers packets addressed elsewhere: with the check on
+    (EC2's default), the interface drops them."""
+    interfaces = index.of(NETWORK_INTERFACE)
+    findings: list[Finding] = []
+    for route, target in _route_targets(index):
+        for interface in interfaces:
+            if target in interface.handles and interface.props.get("sourceDestCheck") is not False:
+                findings.append(
+                    (
+                        interface,
+                        f"route {route.name} targets it but sourceDestCheck is not false: it "
+                        "drops every packet not addressed to itself",
+                    )
+                )
+    return findings
+
+
+def _user_data(template: rules.Resource) -> str:
+    raw = template.props.get("userData")
+    if not isinstance(raw, str):
+        return ""
+    try:
+        return base64.b64decode(raw, validate=True).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return raw
+
+
+def _template_of_group(index: StackIndex, group: rules.Resource) -> rules.Resource | None:
+    for template in index.of(rules.LAUNCH_TEMPLATE):
+        for path in ("launchTemplate.id", "launchTemplate.name"):
+            if get_path(group.props, path) is not None and points_to(group, path, template):
+                return template
+    return None
+
+
+def _groups_attach_within_the_interfaces_az(index: StackIndex, _c: Context) -> list[Finding]:
+    """A group whose instances attach a fixed interface at boot (its id in their user data,
+    next to attach-network-interface) launches only in that interface's subnet: an instance in
+    another AZ cannot attach it."""
+    findings: list[Finding] = []
+    interfaces = index.of(NETWORK_INTERFACE)
+    for group in index.of(AUTOSCALING_GROUP):
+        template = _template_of_group(index, group)
+        script = _user_data(template) if template else ""
+        if "attach-network-interface" not in script and "AttachNetworkInterface" not in script:
+            continue
+        subnets = group.props.get("vpcZoneIdentifiers")
+        if not isinstance(subnets, list) or not all(isinstance(s, str) for s in subnets):
+            continue  # not known at plan time
+        for interface in interfaces:
+            if not any(
+                handle in script for handle in interface.handles if handle.startswith("eni-")
+            ):
+                continue
+            subnet = interface.props.get("subnetId")
+            if isinstance(subnet, str) and set(subnets) != {subnet}:
+                findings.append(
+                    (
+                        group,
+                        f"its instances attach {interface.name} (subnet {subnet}) but it "
+                        f"launches in {', '.join(sorted(subnets))}: an instance in another AZ "
+                        "cannot attach the interface",
+                    )
+                )
+    return findings
+
+
+def _refresh_percentages(index: StackIndex, _c: Context) -> list[Finding]:
+    findings: list[Finding] = []
+    for group in index.of(AUTOSCALING_GROUP):
+        preferences = get_path(group.props, "instanceRefresh.preferences") or {}
+        low = preferences.get("minHealthyPercentage")
+        high = preferences.get("maxHealthyPercentage")
+        problems = []
+        if low is not None and not 0 <= as_number(low, -1) <= 100:
+            problems.append(f"minHealthyPercentage {low} is not 0-100")
+        if high is not None and not 100 <= as_number(high, -1) <= 200:
+            problems.append(f"maxHealthyPercentage {high} is not 100-200")
+        if low is not None and high is not None and as_number(high) - as_number(low) > 100:
+            problems.append(f"maxHealthyPercentage {high} is more than 100 above {low}")
+        findings += [(group, problem) for problem in problems]
+    return findings
+
+
+# ---------------------------------------------------------------------------------------------
 # The catalogue
 
 
@@ -1195,6 +1686,27 @@ def _stack_rule(
 
 
 RESOURCE_RULES: tuple[ResourceRule, ...] = (
+    _rule(
+        "TAP-AWS-TRAIL-2",
+        "A trail delivering to CloudWatch Logs names both the group and the role, and the "
+        "group's ARN ends with the log-stream wildcard ':*'.",
+        SRC_TRAIL_CWL,
+        {rules.TRAIL: _trail_cloudwatch_logs},
+    ),
+    _rule(
+        "TAP-AWS-IAM-2",
+        "A role trusted by cloudtrail.amazonaws.com sets no aws:SourceArn or aws:SourceAccount "
+        "condition (CloudTrail sends neither when it assumes a delivery role).",
+        SRC_TRAIL_ROLE,
+        {rules.IAM_ROLE: _cloudtrail_trust},
+    ),
+    _rule(
+        "TAP-AWS-LOG-4",
+        "Metric filter names (1-512, no ':' or '*'), patterns (1,024), metric names and "
+        "namespaces (255, no ':' '*' '$') and values (100) fit CloudWatch Logs.",
+        SRC_METRIC_FILTER,
+        {METRIC_FILTER: _shapes(*METRIC_FILTER_SHAPES)},
+    ),
     _rule(
         "TAP-AWS-EC2-1",
         "Security group names and descriptions, and rule descriptions, use the characters and "
@@ -1384,6 +1896,27 @@ RESOURCE_RULES: tuple[ResourceRule, ...] = (
         {WEB_ACL: _shapes(WAF_NAME, WAF_DESCRIPTION, *WAF_METRICS)},
     ),
     _rule(
+        "TAP-AWS-WAF-2",
+        "A web ACL logs to a destination named aws-waf-logs-*, in the web ACL's Region "
+        "(us-east-1 for CloudFront).",
+        SRC_WAF_LOGGING,
+        {WAF_LOGGING: _waf_log_destinations},
+    ),
+    _rule(
+        "TAP-AWS-WAF-3",
+        "Rate-based rules: a limit of 10 to 2,000,000,000 requests over an evaluation window of "
+        "60, 120, 300 or 600 seconds.",
+        SRC_WAF_RATE,
+        {WEB_ACL: _rate_based},
+    ),
+    _rule(
+        "TAP-AWS-CF-2",
+        "Every CloudFront cache behavior has a response headers policy, and its "
+        "Strict-Transport-Security lasts a year or more and covers subdomains.",
+        SRC_HSTS,
+        {RESPONSE_HEADERS_POLICY: _hsts, DISTRIBUTION: _headers_policy_attached},
+    ),
+    _rule(
         "TAP-AWS-SSM-1",
         "Parameter names fit Parameter Store (characters, no aws/ssm prefix, 15 levels).",
         SRC_SSM,
@@ -1412,6 +1945,48 @@ RESOURCE_RULES: tuple[ResourceRule, ...] = (
 )
 
 STACK_RULES: tuple[StackRule, ...] = (
+    _stack_rule(
+        "TAP-AWS-EC2-7",
+        "A network interface that a route targets has its source/destination check off.",
+        SRC_NAT_SOURCE_DEST,
+        _routed_interfaces_forward,
+    ),
+    _stack_rule(
+        "TAP-AWS-EC2-8",
+        "An Auto Scaling group whose instances attach a fixed network interface launches only "
+        "in that interface's subnet.",
+        SRC_ENI_AZ,
+        _groups_attach_within_the_interfaces_az,
+    ),
+    _stack_rule(
+        "TAP-AWS-ASG-1",
+        "Instance refresh keeps MinHealthyPercentage 0-100, MaxHealthyPercentage 100-200, at "
+        "most 100 apart.",
+        SRC_INSTANCE_REFRESH,
+        _refresh_percentages,
+    ),
+    _stack_rule(
+        "TAP-AWS-LOG-5",
+        f"A log group has at most {FILTERS_PER_GROUP} metric filters.",
+        SRC_METRIC_FILTER,
+        _filters_per_group,
+    ),
+    _stack_rule(
+        "TAP-AWS-DNS-4",
+        "A key-signing key is named with 3-128 letters, digits or '_' and backed by an "
+        "ECC_NIST_P256 SIGN_VERIFY KMS key in us-east-1 whose policy lets "
+        "dnssec-route53.amazonaws.com DescribeKey, GetPublicKey and Sign; a zone is signed "
+        "only with an ACTIVE key-signing key.",
+        SRC_DNSSEC,
+        _dnssec,
+    ),
+    _stack_rule(
+        "TAP-AWS-DNS-5",
+        "Route 53 query logs go to a log group in us-east-1 that a CloudWatch Logs resource "
+        "policy there opens to route53.amazonaws.com (CreateLogStream, PutLogEvents).",
+        SRC_QUERY_LOGS,
+        _query_logs,
+    ),
     _stack_rule(
         "TAP-AWS-EC2-2",
         "An instance launched from a template that sets security groups or network "

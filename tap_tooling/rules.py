@@ -17,6 +17,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any, Literal
 
 from tap import naming
@@ -35,6 +36,7 @@ REQUIRED_TAGS = ("Environment", "Project", "Owner", "CostCenter")
 INTERNET_V4, INTERNET_V6 = "0.0.0.0/0", "::/0"
 WEB_PORTS = frozenset({80, 443})
 MIN_BACKUP_RETENTION_DAYS = 7  # FSBP RDS.11's default threshold
+MIN_PRODUCTION_LOG_DAYS = 365  # Security Hub CloudWatch.16's default minRetentionTime
 
 # Resource type tokens (pulumi-aws v7).
 KMS_KEY = "aws:kms/key:Key"
@@ -63,6 +65,37 @@ VPC = "aws:ec2/vpc:Vpc"
 FLOW_LOG = "aws:ec2/flowLog:FlowLog"
 TRAIL = "aws:cloudtrail/trail:Trail"
 IAM_ROLE = "aws:iam/role:Role"
+IAM_POLICY = "aws:iam/policy:Policy"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+ROLE_POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+KMS_KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
+TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+BUCKET_OWNERSHIP = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
+BUCKET_LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+SUBNET = "aws:ec2/subnet:Subnet"
+ROUTE = "aws:ec2/route:Route"
+ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
+ROUTE_TABLE_ASSOCIATION = "aws:ec2/routeTableAssociation:RouteTableAssociation"
+INTERNET_GATEWAY = "aws:ec2/internetGateway:InternetGateway"
+AUTOSCALING_GROUP = "aws:autoscaling/group:Group"
+RDS_SUBNET_GROUP = "aws:rds/subnetGroup:SubnetGroup"
+CERTIFICATE = "aws:acm/certificate:Certificate"
+DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
+LOG_DELIVERY_SOURCE = "aws:cloudwatch/logDeliverySource:LogDeliverySource"
+LOG_DELIVERY = "aws:cloudwatch/logDelivery:LogDelivery"
+WEB_ACL = "aws:wafv2/webAcl:WebAcl"
+WEB_ACL_LOGGING = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
+LOG_METRIC_FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
+METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+ZONE = "aws:route53/zone:Zone"
+QUERY_LOG = "aws:route53/queryLog:QueryLog"
+
+CONTROL_FORMAT = re.compile(r"(FSBP|NIST) [A-Za-z0-9]+\.\d+|CIS 3\.0 \d+(\.\d+)+")
+"""How a rule names a control: `FSBP <Security Hub id>` (AWS Foundational Security Best
+Practices v1.0.0), `CIS 3.0 <recommendation>` (CIS AWS Foundations Benchmark v3.0.0), or
+`NIST <Security Hub id>` for a Security Hub control only the NIST SP 800-53 Rev. 5 standard
+holds."""
 
 # Types whose `tags` is a map that provider default_tags merge into. Autoscaling groups are
 # left out on purpose: their `tags` is a list of blocks and default_tags never reach them (the
@@ -216,6 +249,9 @@ class ResourceRule:
     checks: Mapping[str, PropsCheck]
     source: str = ""
     """The document the rule comes from (title <URL>); FSBP rules cite their control."""
+    controls: tuple[str, ...] = ()
+    """The security-standard controls the rule enforces (CONTROL_FORMAT: `FSBP S3.5`,
+    `CIS 3.0 3.7`, `NIST SNS.1`), each a row of the control matrix in docs/security.md."""
 
     def check(self, resource_type: str, props: Mapping[str, Any], context: Context) -> list[str]:
         """What is wrong with a resource of `resource_type` with `props` ([] when compliant)."""
@@ -234,6 +270,8 @@ class StackRule:
     check_index: Callable[[StackIndex, Context], list[Finding]]
     source: str = ""
     """The document the rule comes from (title <URL>); FSBP rules cite their control."""
+    controls: tuple[str, ...] = ()
+    """The security-standard controls the rule enforces (see ResourceRule.controls)."""
 
     def check(self, resources: Iterable[Resource] | StackIndex, context: Context) -> list[Finding]:
         """(offending resource or None for the stack, message) for each problem found."""
@@ -432,6 +470,17 @@ def _retention(props: Mapping[str, Any], _c: Context) -> list[str]:
     return []
 
 
+def _production_retention(props: Mapping[str, Any], _c: Context) -> list[str]:
+    days = as_number(props.get("retentionInDays"))
+    if days >= MIN_PRODUCTION_LOG_DAYS:
+        return []
+    return [f"retentionInDays {days:g} < {MIN_PRODUCTION_LOG_DAYS} (production keeps a year)"]
+
+
+def _trail_to_cloudwatch(props: Mapping[str, Any], c: Context) -> list[str]:
+    return _require_set("cloudWatchLogsGroupArn", "cloudWatchLogsRoleArn")(props, c)
+
+
 def _internet_ingress(props: Mapping[str, Any]) -> list[tuple[str, float, float]]:
     """(protocol, from port, to port) of each ingress entry open to the whole internet."""
     entries: list[Mapping[str, Any]] = []
@@ -501,6 +550,387 @@ def _name_lengths(limits: Mapping[str, int]) -> PropsCheck:
 
 def _trail_validation(props: Mapping[str, Any], _c: Context) -> list[str]:
     return _require_true("enableLogFileValidation")(props, _c)
+
+
+# Policy documents (IAM, key, topic and bucket policies). A document still unknown at plan
+# time has no statements: it is judged once known (CrossGuard sees it again at `up`).
+
+
+def policy_statements(document: Any) -> list[Mapping[str, Any]]:
+    """The statements of a policy document, given as JSON text or already parsed."""
+    if isinstance(document, str):
+        try:
+            document = json.loads(document)
+        except ValueError:
+            return []
+    statements = document.get("Statement") if isinstance(document, Mapping) else None
+    if isinstance(statements, Mapping):
+        statements = [statements]
+    if not isinstance(statements, list):
+        return []
+    return [s for s in statements if isinstance(s, Mapping)]
+
+
+def _strings(value: Any) -> list[str]:
+    """A policy element that is one string or a list of them."""
+    if isinstance(value, str):
+        return [value]
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _label(statement: Mapping[str, Any], index: int) -> str:
+    return f"statement {statement.get('Sid') or index}"
+
+
+def _allows(statement: Mapping[str, Any]) -> bool:
+    return statement.get("Effect") == "Allow"
+
+
+def _grants(statement: Mapping[str, Any], action: str) -> bool:
+    """Whether the statement's Action (wildcards included) or NotAction covers `action`."""
+    if "NotAction" in statement:
+        return not any(fnmatchcase(action, p.lower()) for p in _strings(statement["NotAction"]))
+    return any(fnmatchcase(action, p.lower()) for p in _strings(statement.get("Action")))
+
+
+def _anyone(statement: Mapping[str, Any]) -> bool:
+    """Principal "*" or {"AWS": "*"}: every principal of every account."""
+    principal = statement.get("Principal")
+    if principal == "*":
+        return True
+    return isinstance(principal, Mapping) and "*" in _strings(principal.get("AWS"))
+
+
+# Condition keys that tie a "*" principal to known accounts, organizations, sources or
+# networks, so that the grant is not public (the keys turbot's aws_perimeter control "KMS key
+# policies should prohibit public access" accepts, and IAM Access Analyzer's reasoning with
+# them). Only the key's presence is checked: a wildcard value would still be public, and the
+# program writes none.
+ACCOUNT_CONDITION_KEYS = frozenset(
+    {
+        "aws:principalaccount",
+        "aws:principalarn",
+        "aws:principalorgid",
+        "aws:sourceaccount",
+        "aws:sourcearn",
+        "aws:sourceowner",
+        "aws:sourcevpc",
+        "aws:sourcevpce",
+        "kms:calleraccount",
+    }
+)
+
+
+def _account_bound(statement: Mapping[str, Any]) -> bool:
+    condition = statement.get("Condition")
+    if not isinstance(condition, Mapping):
+        return False
+    return any(
+        isinstance(keys, Mapping) and any(str(k).lower() in ACCOUNT_CONDITION_KEYS for k in keys)
+        for keys in condition.values()
+    )
+
+
+def _no_public_grants(*paths: str) -> PropsCheck:
+    """No Allow statement of the policies at `paths` admits anyone without an account-bound
+    condition (FSBP KMS.5, SNS.4)."""
+
+    def check(props: Mapping[str, Any], _c: Context) -> list[str]:
+        return [
+            f"{path} {_label(s, i)} allows any principal ('*') with no account condition"
+            for path in paths
+            for i, s in enumerate(policy_statements(props.get(path)))
+            if _allows(s) and _anyone(s) and not _account_bound(s)
+        ]
+
+    return check
+
+
+# FSBP S3.6's fixed parameter: actions a bucket policy must not allow other accounts.
+S3_CROSS_ACCOUNT_ACTIONS = (
+    "s3:deletebucketpolicy",
+    "s3:putbucketacl",
+    "s3:putbucketpolicy",
+    "s3:putencryptionconfiguration",
+    "s3:putobjectacl",
+)
+
+
+def _cross_account_bucket_grants(props: Mapping[str, Any], _c: Context) -> list[str]:
+    problems = []
+    for i, statement in enumerate(policy_statements(props.get("policy"))):
+        principal = statement.get("Principal")
+        accounts = principal == "*" or (isinstance(principal, Mapping) and "AWS" in principal)
+        if not (_allows(statement) and accounts):
+            continue
+        granted = [a for a in S3_CROSS_ACCOUNT_ACTIONS if _grants(statement, a)]
+        if granted:
+            problems.append(f"{_label(statement, i)} allows {', '.join(granted)} to accounts")
+    return problems
+
+
+ADMINISTRATOR_ACCESS = "arn:aws:iam::aws:policy/AdministratorAccess"
+
+
+def _policy_documents(props: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """(where, document) of every identity policy a resource carries: `policy` of a role or
+    customer managed policy, `inlinePolicies[].policy` of a role."""
+    documents = [("policy", props["policy"])] if "policy" in props else []
+    documents += [
+        (f"inlinePolicies[{b.get('name', i)}]", b.get("policy"))
+        for i, b in enumerate(blocks(props, "inlinePolicies"))
+    ]
+    return documents
+
+
+def _no_wildcard_actions(props: Mapping[str, Any], _c: Context) -> list[str]:
+    problems = []
+    for where, document in _policy_documents(props):
+        for i, statement in enumerate(policy_statements(document)):
+            if not _allows(statement):
+                continue
+            if "NotAction" in statement:
+                problems.append(f"{where} {_label(statement, i)} allows everything but NotAction")
+            wild = [a for a in _strings(statement.get("Action")) if a == "*" or a.endswith(":*")]
+            if wild:
+                problems.append(f"{where} {_label(statement, i)} allows {', '.join(wild)}")
+    return problems
+
+
+def _no_administrator_access(props: Mapping[str, Any], _c: Context) -> list[str]:
+    arns = _strings(props.get("policyArn")) + _strings(props.get("managedPolicyArns"))
+    return [f"attaches {ADMINISTRATOR_ACCESS}" for arn in arns if arn == ADMINISTRATOR_ACCESS]
+
+
+def _least_privilege(props: Mapping[str, Any], c: Context) -> list[str]:
+    return _no_wildcard_actions(props, c) + _no_administrator_access(props, c)
+
+
+KMS_DECRYPT_ACTIONS = ("kms:decrypt", "kms:reencryptfrom")
+_EVERY_KEY = re.compile(r"\*$|arn:aws[\w-]*:kms:[^:]*:[^:]*:key/\*$")
+
+
+def _no_decrypt_everywhere(props: Mapping[str, Any], _c: Context) -> list[str]:
+    problems = []
+    for where, document in _policy_documents(props):
+        for i, statement in enumerate(policy_statements(document)):
+            actions = [a for a in KMS_DECRYPT_ACTIONS if _grants(statement, a)]
+            resources = _strings(statement.get("Resource"))
+            if _allows(statement) and actions and any(_EVERY_KEY.match(r) for r in resources):
+                problems.append(
+                    f"{where} {_label(statement, i)} allows {', '.join(actions)} on every key"
+                )
+    return problems
+
+
+def _is_application(props: Mapping[str, Any]) -> bool:
+    return props.get("loadBalancerType", "application") == "application"
+
+
+def _drops_invalid_headers(props: Mapping[str, Any], c: Context) -> list[str]:
+    return _require_true("dropInvalidHeaderFields")(props, c) if _is_application(props) else []
+
+
+def _load_balancer_logs(props: Mapping[str, Any], c: Context) -> list[str]:
+    if not _is_application(props):
+        return []
+    return _require_true("accessLogs.enabled")(props, c) + _require_set("accessLogs.bucket")(
+        props, c
+    )
+
+
+DESYNC_MODES = ("defensive", "strictest")
+
+
+def _desync_mitigation(props: Mapping[str, Any], _c: Context) -> list[str]:
+    # ELB User Guide, "Desync mitigation mode": "The default mode is defensive", so an
+    # application load balancer that leaves it unset is compliant.
+    mode = props.get("desyncMitigationMode")
+    if not _is_application(props) or mode is None or mode in DESYNC_MODES:
+        return []
+    return [f"desyncMitigationMode {mode!r} is not one of {', '.join(DESYNC_MODES)}"]
+
+
+def _list_of(props: Mapping[str, Any], *keys: str) -> list[Any]:
+    """The first of `keys` holding a list (or blocks), else []."""
+    for key in keys:
+        value = props.get(key)
+        if isinstance(value, list) and value:
+            return value
+    return []
+
+
+def _load_balancer_zones(props: Mapping[str, Any], _c: Context) -> list[str]:
+    if len(_list_of(props, "subnets", "subnetMappings")) >= 2:
+        return []
+    return ["fewer than 2 subnets (one AZ: an AZ outage takes the load balancer down)"]
+
+
+def _behind_load_balancer(props: Mapping[str, Any]) -> bool:
+    return bool(_list_of(props, "targetGroupArns", "loadBalancers", "trafficSources"))
+
+
+def _elb_health_checks(props: Mapping[str, Any], _c: Context) -> list[str]:
+    if _behind_load_balancer(props) and props.get("healthCheckType") != "ELB":
+        kind = props.get("healthCheckType") or "EC2 (the default)"
+        return [f"healthCheckType {kind}: instances failing the load balancer stay in service"]
+    return []
+
+
+def _group_zones(props: Mapping[str, Any], _c: Context) -> list[str]:
+    if not _behind_load_balancer(props):
+        return []
+    if len(_list_of(props, "vpcZoneIdentifiers", "availabilityZones")) >= 2:
+        return []
+    return ["a group behind a load balancer spans fewer than 2 subnets"]
+
+
+def _launch_template_only(props: Mapping[str, Any], _c: Context) -> list[str]:
+    if props.get("launchConfiguration"):
+        return ["launches from a launch configuration (no IMDSv2 or newer instance settings)"]
+    if props.get("launchTemplate") or props.get("mixedInstancesPolicy"):
+        return []
+    return ["no launchTemplate"]
+
+
+def _no_public_ip_on_launch(props: Mapping[str, Any], _c: Context) -> list[str]:
+    # Absent, AWS's default for a subnet created through the API is false (EC2 API Reference,
+    # ModifySubnetAttribute MapPublicIpOnLaunch; only default subnets start with true).
+    return ["mapPublicIpOnLaunch is true"] if is_true(props.get("mapPublicIpOnLaunch")) else []
+
+
+def _rds_log_exports(props: Mapping[str, Any], _c: Context) -> list[str]:
+    exports = _strings(props.get("enabledCloudwatchLogsExports"))
+    if not exports:
+        return ["enabledCloudwatchLogsExports is empty (no database logs in CloudWatch Logs)"]
+    engine = str(props.get("engine") or "")
+    if engine.startswith("postgres") and "postgresql" not in exports:
+        return [f"enabledCloudwatchLogsExports {exports} leaves out 'postgresql'"]
+    return []
+
+
+def _enhanced_monitoring(props: Mapping[str, Any], _c: Context) -> list[str]:
+    if as_number(props.get("monitoringInterval")) > 0:
+        return []
+    return ["monitoringInterval is 0 (no enhanced monitoring)"]
+
+
+def _minor_upgrades(props: Mapping[str, Any], _c: Context) -> list[str]:
+    # CreateDBInstance AutoMinorVersionUpgrade: "Default: true"; only an explicit false fails.
+    value = props.get("autoMinorVersionUpgrade")
+    if value is None or is_true(value):
+        return []
+    return ["autoMinorVersionUpgrade is false (minor engine fixes are not applied)"]
+
+
+DEFAULT_ADMIN_USERNAMES = frozenset({"admin", "postgres"})
+"""The master user names RDS consoles suggest (FSBP RDS.25 fails on them)."""
+
+
+def _custom_admin_username(props: Mapping[str, Any], _c: Context) -> list[str]:
+    # Replicas name no user: they inherit the source's.
+    username = props.get("username")
+    if isinstance(username, str) and username.lower() in DEFAULT_ADMIN_USERNAMES:
+        return [f"username {username!r} is a default administrator name"]
+    return []
+
+
+def _dns_validated(props: Mapping[str, Any], _c: Context) -> list[str]:
+    # Imported and private-CA certificates are renewed by their owners, not by validation.
+    if props.get("certificateBody") or props.get("certificateAuthorityArn"):
+        return []
+    if props.get("validationMethod") == "DNS":
+        return []
+    return [
+        f"validationMethod {props.get('validationMethod')!r} is not DNS (ACM renews "
+        "automatically only while its validation CNAME stays in DNS)"
+    ]
+
+
+# ACM RequestCertificate KeyAlgorithm: "Default: RSA_2048"; the stronger ones ACM issues.
+ACM_KEY_ALGORITHMS = frozenset(
+    {"RSA_2048", "RSA_3072", "RSA_4096", "EC_prime256v1", "EC_secp384r1", "EC_secp521r1"}
+)
+
+
+def _certificate_key(props: Mapping[str, Any], _c: Context) -> list[str]:
+    algorithm = props.get("keyAlgorithm")
+    if algorithm is None or algorithm in ACM_KEY_ALGORITHMS:
+        return []
+    return [f"keyAlgorithm {algorithm!r} is weaker than RSA 2048"]
+
+
+VIEWER_HTTPS = ("https-only", "redirect-to-https")
+# FSBP CloudFront.15's fixed parameter (Security Hub controls reference, CloudFront.15).
+CLOUDFRONT_TLS_POLICIES = ("TLSv1.2_2021", "TLSv1.2_2025", "TLSv1.3_2025")
+
+
+def _viewer_https(props: Mapping[str, Any], _c: Context) -> list[str]:
+    default = props.get("defaultCacheBehavior")
+    behaviors = [("defaultCacheBehavior", default if isinstance(default, Mapping) else {})]
+    behaviors += [
+        (f"orderedCacheBehaviors[{i}]", b)
+        for i, b in enumerate(blocks(props, "orderedCacheBehaviors"))
+    ]
+    return [
+        f"{where}.viewerProtocolPolicy {b.get('viewerProtocolPolicy')!r} lets viewers use HTTP"
+        for where, b in behaviors
+        if b.get("viewerProtocolPolicy") not in VIEWER_HTTPS
+    ]
+
+
+def _viewer_tls(props: Mapping[str, Any], _c: Context) -> list[str]:
+    raw = props.get("viewerCertificate")
+    certificate: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    problems = []
+    own = certificate.get("acmCertificateArn") or certificate.get("iamCertificateId")
+    if is_true(certificate.get("cloudfrontDefaultCertificate")) or not own:
+        problems.append("viewerCertificate is CloudFront's default *.cloudfront.net certificate")
+    if certificate.get("sslSupportMethod") != "sni-only":
+        problems.append(
+            f"viewerCertificate.sslSupportMethod {certificate.get('sslSupportMethod')!r} is not "
+            "sni-only (dedicated IP addresses)"
+        )
+    policy = certificate.get("minimumProtocolVersion")
+    if policy not in CLOUDFRONT_TLS_POLICIES:
+        problems.append(f"viewerCertificate.minimumProtocolVersion {policy!r} is not recommended")
+    return problems
+
+
+def _origin_tls(props: Mapping[str, Any], _c: Context) -> list[str]:
+    problems = []
+    for i, origin in enumerate(blocks(props, "origins")):
+        custom = origin.get("customOriginConfig")
+        if not isinstance(custom, Mapping):
+            continue  # an S3 origin: CloudFront reaches it over HTTPS by itself
+        where = f"origins[{origin.get('originId', i)}].customOriginConfig"
+        if custom.get("originProtocolPolicy") != "https-only":
+            problems.append(
+                f"{where}.originProtocolPolicy {custom.get('originProtocolPolicy')!r} is not "
+                "https-only"
+            )
+        protocols = _strings(custom.get("originSslProtocols"))
+        if not protocols or set(protocols) - {"TLSv1.2"}:
+            problems.append(f"{where}.originSslProtocols {protocols} allow more than TLSv1.2")
+    return problems
+
+
+def _web_acl_rules(props: Mapping[str, Any], _c: Context) -> list[str]:
+    if blocks(props, "rules") or props.get("ruleJson"):
+        return []
+    return ["no rules (the default action decides every request)"]
+
+
+def _web_acl_metrics(props: Mapping[str, Any], _c: Context) -> list[str]:
+    parts = [("visibilityConfig", props.get("visibilityConfig"))] + [
+        (f"rules[{r.get('name', i)}].visibilityConfig", r.get("visibilityConfig"))
+        for i, r in enumerate(blocks(props, "rules"))
+    ]
+    return [
+        f"{where}.cloudwatchMetricsEnabled is not true"
+        for where, config in parts
+        if not (isinstance(config, Mapping) and is_true(config.get("cloudwatchMetricsEnabled")))
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -642,6 +1072,330 @@ def _has_multi_region_trail(index: StackIndex, _c: Context) -> list[Finding]:
     return [(None, "the stack defines no multi-region CloudTrail trail")]
 
 
+def _denies_insecure_transport(statement: Mapping[str, Any]) -> bool:
+    """Deny of every S3 action, to anyone, on the bucket and its objects, without TLS."""
+    condition = statement.get("Condition")
+    bool_keys = condition.get("Bool") if isinstance(condition, Mapping) else None
+    secure = bool_keys.get("aws:SecureTransport") if isinstance(bool_keys, Mapping) else None
+    resources = _strings(statement.get("Resource"))
+    return (
+        statement.get("Effect") == "Deny"
+        and _anyone(statement)
+        and bool({"s3:*", "*"} & {a.lower() for a in _strings(statement.get("Action"))})
+        and str(secure).lower() == "false"
+        and any(r.endswith("/*") for r in resources)
+        and any(not r.endswith("/*") for r in resources)
+    )
+
+
+def _tls_only_problems(props: Mapping[str, Any]) -> list[str]:
+    if any(_denies_insecure_transport(s) for s in policy_statements(props.get("policy"))):
+        return []
+    return [
+        "no statement denies s3:* without TLS (aws:SecureTransport false) on bucket and objects"
+    ]
+
+
+def _owner_enforced_problems(props: Mapping[str, Any]) -> list[str]:
+    ownership = get_path(props, "rule.objectOwnership")
+    if ownership == "BucketOwnerEnforced":
+        return []
+    return [f"objectOwnership {ownership!r} leaves ACLs in force (BucketOwnerEnforced disables)"]
+
+
+def _lifecycle_problems(props: Mapping[str, Any]) -> list[str]:
+    if any(rule.get("status") == "Enabled" for rule in blocks(props, "rules")):
+        return []
+    return ["no enabled lifecycle rule"]
+
+
+def _routes_to_internet_gateway(index: StackIndex, table: Resource) -> bool:
+    gateways = index.of(INTERNET_GATEWAY)
+
+    def internet(gateway: Any) -> bool:
+        return isinstance(gateway, str) and (
+            gateway.startswith("igw-") or any(gateway in igw.handles for igw in gateways)
+        )
+
+    if any(internet(route.get("gatewayId")) for route in blocks(table.props, "routes")):
+        return True
+    return any(
+        internet(route.props.get("gatewayId"))
+        or any(points_to(route, "gatewayId", igw) for igw in gateways)
+        for route in index.of(ROUTE)
+        if points_to(route, "routeTableId", table)
+    )
+
+
+def _databases_off_public_subnets(index: StackIndex, _c: Context) -> list[Finding]:
+    public_tables = [t for t in index.of(ROUTE_TABLE) if _routes_to_internet_gateway(index, t)]
+    public_subnets = [
+        subnet
+        for subnet in index.of(SUBNET)
+        for association in index.of(ROUTE_TABLE_ASSOCIATION)
+        if points_to(association, "subnetId", subnet)
+        and any(points_to(association, "routeTableId", t) for t in public_tables)
+    ]
+    findings: list[Finding] = []
+    for group in index.of(RDS_SUBNET_GROUP):
+        exposed = [s.name for s in public_subnets if points_to(group, "subnetIds", s)]
+        if not exposed:
+            continue
+        for db in index.of(RDS_INSTANCE):
+            if points_to(db, "dbSubnetGroupName", group):
+                findings.append(
+                    (
+                        db,
+                        f"subnet group {group.name} holds subnets routed to an internet "
+                        f"gateway: {', '.join(sorted(set(exposed)))}",
+                    )
+                )
+    return findings
+
+
+def _distribution_access_logs(index: StackIndex, _c: Context) -> list[Finding]:
+    """Standard logging v2 (a vended-log delivery from an ACCESS_LOGS source of the
+    distribution) or legacy standard logging (loggingConfig.bucket)."""
+    sources = [s for s in index.of(LOG_DELIVERY_SOURCE) if s.props.get("logType") == "ACCESS_LOGS"]
+    deliveries = index.of(LOG_DELIVERY)
+    findings: list[Finding] = []
+    for distribution in index.of(DISTRIBUTION):
+        if get_path(distribution.props, "loggingConfig.bucket"):
+            continue
+        own = [s for s in sources if points_to(s, "resourceArn", distribution)]
+        if not any(points_to(d, "deliverySourceName", s) for d in deliveries for s in own):
+            findings.append(
+                (distribution, "no access-log delivery (standard logging v2 or legacy)")
+            )
+    return findings
+
+
+def _web_acls_log(index: StackIndex, _c: Context) -> list[Finding]:
+    configs = [
+        c for c in index.of(WEB_ACL_LOGGING) if _strings(c.props.get("logDestinationConfigs"))
+    ]
+    return [
+        (acl, "no logging configuration (requests the web ACL judges leave no record)")
+        for acl in index.of(WEB_ACL)
+        if not any(points_to(c, "resourceArn", acl) for c in configs)
+    ]
+
+
+@dataclass(frozen=True)
+class MonitoringControl:
+    """A CIS monitoring recommendation: the CloudTrail event terms its metric filter matches."""
+
+    id: str
+    """CIS AWS Foundations Benchmark v3.0.0 recommendation (`4.1`)."""
+    security_hub: str
+    """The Security Hub control with the same filter (CloudWatch.N, CIS v1.2/v1.4 only)."""
+    terms: tuple[str, ...]
+    """Event names, sources or values the filter pattern must mention, each as a whole word."""
+
+
+# CIS AWS Foundations Benchmark v3.0.0, section 4; the filter patterns of the Security Hub
+# controls reference, "Amazon CloudWatch controls" (CloudWatch.1 to CloudWatch.14). Written out
+# here, not imported from the program, so a filter that drops an event fails the rule.
+CIS_MONITORING: tuple[MonitoringControl, ...] = (
+    MonitoringControl("4.1", "CloudWatch.2", ("UnauthorizedOperation", "AccessDenied")),
+    MonitoringControl("4.2", "CloudWatch.3", ("ConsoleLogin", "MFAUsed", "IAMUser")),
+    MonitoringControl("4.3", "CloudWatch.1", ("Root", "invokedBy", "AwsServiceEvent")),
+    MonitoringControl(
+        "4.4",
+        "CloudWatch.4",
+        (
+            "DeleteGroupPolicy",
+            "DeleteRolePolicy",
+            "DeleteUserPolicy",
+            "PutGroupPolicy",
+            "PutRolePolicy",
+            "PutUserPolicy",
+            "CreatePolicy",
+            "DeletePolicy",
+            "CreatePolicyVersion",
+            "DeletePolicyVersion",
+            "AttachRolePolicy",
+            "DetachRolePolicy",
+            "AttachUserPolicy",
+            "DetachUserPolicy",
+            "AttachGroupPolicy",
+            "DetachGroupPolicy",
+        ),
+    ),
+    MonitoringControl(
+        "4.5",
+        "CloudWatch.5",
+        ("CreateTrail", "UpdateTrail", "DeleteTrail", "StartLogging", "StopLogging"),
+    ),
+    MonitoringControl("4.6", "CloudWatch.6", ("ConsoleLogin", "Failed authentication")),
+    MonitoringControl(
+        "4.7", "CloudWatch.7", ("kms.amazonaws.com", "DisableKey", "ScheduleKeyDeletion")
+    ),
+    MonitoringControl(
+        "4.8",
+        "CloudWatch.8",
+        (
+            "s3.amazonaws.com",
+            "PutBucketAcl",
+            "PutBucketPolicy",
+            "PutBucketCors",
+            "PutBucketLifecycle",
+            "PutBucketReplication",
+            "DeleteBucketPolicy",
+            "DeleteBucketCors",
+            "DeleteBucketLifecycle",
+            "DeleteBucketReplication",
+        ),
+    ),
+    MonitoringControl(
+        "4.9",
+        "CloudWatch.9",
+        (
+            "config.amazonaws.com",
+            "StopConfigurationRecorder",
+            "DeleteDeliveryChannel",
+            "PutDeliveryChannel",
+            "PutConfigurationRecorder",
+        ),
+    ),
+    MonitoringControl(
+        "4.10",
+        "CloudWatch.10",
+        (
+            "AuthorizeSecurityGroupIngress",
+            "AuthorizeSecurityGroupEgress",
+            "RevokeSecurityGroupIngress",
+            "RevokeSecurityGroupEgress",
+            "CreateSecurityGroup",
+            "DeleteSecurityGroup",
+        ),
+    ),
+    MonitoringControl(
+        "4.11",
+        "CloudWatch.11",
+        (
+            "CreateNetworkAcl",
+            "CreateNetworkAclEntry",
+            "DeleteNetworkAcl",
+            "DeleteNetworkAclEntry",
+            "ReplaceNetworkAclEntry",
+            "ReplaceNetworkAclAssociation",
+        ),
+    ),
+    MonitoringControl(
+        "4.12",
+        "CloudWatch.12",
+        (
+            "CreateCustomerGateway",
+            "DeleteCustomerGateway",
+            "AttachInternetGateway",
+            "CreateInternetGateway",
+            "DeleteInternetGateway",
+            "DetachInternetGateway",
+        ),
+    ),
+    MonitoringControl(
+        "4.13",
+        "CloudWatch.13",
+        (
+            "CreateRoute",
+            "CreateRouteTable",
+            "ReplaceRoute",
+            "ReplaceRouteTableAssociation",
+            "DeleteRouteTable",
+            "DeleteRoute",
+            "DisassociateRouteTable",
+        ),
+    ),
+    MonitoringControl(
+        "4.14",
+        "CloudWatch.14",
+        (
+            "CreateVpc",
+            "DeleteVpc",
+            "ModifyVpcAttribute",
+            "AcceptVpcPeeringConnection",
+            "CreateVpcPeeringConnection",
+            "DeleteVpcPeeringConnection",
+            "RejectVpcPeeringConnection",
+            "AttachClassicLinkVpc",
+            "DetachClassicLinkVpc",
+            "DisableVpcClassicLink",
+            "EnableVpcClassicLink",
+        ),
+    ),
+)
+
+
+def _mentions(pattern: str, term: str) -> bool:
+    return re.search(rf"(?<![A-Za-z]){re.escape(term)}(?![A-Za-z])", pattern) is not None
+
+
+def _trail_log_groups(index: StackIndex) -> list[Resource]:
+    """Log groups a multi-region trail of the stack delivers to."""
+    groups = []
+    for trail in (t for t in index.of(TRAIL) if _multi_region(t)):
+        arn = str(trail.props.get("cloudWatchLogsGroupArn") or "").removesuffix(":*")
+        groups += [
+            g
+            for g in index.of(LOG_GROUP)
+            if arn in g.handles or points_to(trail, "cloudWatchLogsGroupArn", g)
+        ]
+    return groups
+
+
+def _alarmed(index: StackIndex, metric: Any) -> bool:
+    """A metric alarm with an alarm action watches the filter's metric."""
+    if not isinstance(metric, Mapping):
+        return False
+    return any(
+        a.props.get("namespace") == metric.get("namespace")
+        and a.props.get("metricName") == metric.get("name")
+        and bool(_strings(a.props.get("alarmActions")))
+        for a in index.of(METRIC_ALARM)
+    )
+
+
+def _cis_monitoring(index: StackIndex, _c: Context) -> list[Finding]:
+    groups = _trail_log_groups(index)
+    if not groups:
+        return [(None, "no multi-region trail delivers to a CloudWatch Logs group")]
+    filters = [
+        f
+        for f in index.of(LOG_METRIC_FILTER)
+        if any(points_to(f, "logGroupName", g) for g in groups)
+    ]
+    findings: list[Finding] = []
+    for control in CIS_MONITORING:
+        matching = [
+            f
+            for f in filters
+            if all(_mentions(str(f.props.get("pattern") or ""), t) for t in control.terms)
+        ]
+        if not matching:
+            terms = ", ".join(control.terms)
+            findings.append(
+                (None, f"CIS {control.id}: no filter on the trail's log group matches {terms}")
+            )
+        elif not any(_alarmed(index, f.props.get("metricTransformation")) for f in matching):
+            findings.append(
+                (matching[0], f"CIS {control.id}: no alarm with an action on the filter's metric")
+            )
+    return findings
+
+
+def _production_zones_log_queries(index: StackIndex, context: Context) -> list[Finding]:
+    """Public zones (no VPC association) of a production stack each have a query log."""
+    if not context.production:
+        return []
+    logs = index.of(QUERY_LOG)
+    return [
+        (zone, "no DNS query logging")
+        for zone in index.of(ZONE)
+        if not blocks(zone.props, "vpcs") and not any(points_to(q, "zoneId", zone) for q in logs)
+    ]
+
+
 # ---------------------------------------------------------------------------------------------
 # The rules
 
@@ -652,6 +1406,7 @@ RESOURCE_RULES: tuple[ResourceRule, ...] = (
         MANDATORY,
         "KMS.4",
         {KMS_KEY: _kms_rotation},
+        controls=("CIS 3.0 3.6",),
     ),
     ResourceRule(
         "TAP-EBS-1",
@@ -664,6 +1419,7 @@ RESOURCE_RULES: tuple[ResourceRule, ...] = (
             EBS_VOLUME: _require_true("encrypted"),
             EBS_DEFAULT_ENCRYPTION: _require_true("enabled"),
         },
+        controls=("FSBP EC2.3", "FSBP EC2.181"),
     ),
     ResourceRule(
         "TAP-EC2-1",
@@ -671,6 +1427,7 @@ RESOURCE_RULES: tuple[ResourceRule, ...] = (
         MANDATORY,
         "EC2.170",
         {LAUNCH_TEMPLATE: _imdsv2, EC2_INSTANCE: _imdsv2},
+        controls=("FSBP EC2.8", "FSBP EC2.170", "CIS 3.0 5.6"),
     ),
     ResourceRule(
         "TAP-RDS-1",
@@ -678,6 +1435,7 @@ RESOURCE_RULES: tuple[ResourceRule, ...] = (
         MANDATORY,
         "RDS.3",
         {RDS_INSTANCE: _rds_encrypted, RDS_CLUSTER: _require_true("storageEncrypted")},
+        controls=("FSBP RDS.3", "FSBP RDS.4", "CIS 3.0 2.3.1"),
     ),
     ResourceRule(
         "TAP-RDS-2",
@@ -685,6 +1443,7 @@ RESOURCE_RULES: tuple[ResourceRule, ...] = (
         MANDATORY,
         "RDS.2",
         {RDS_INSTANCE: _not_public, RDS_CLUSTER_INSTANCE: _not_public},
+        controls=("FSBP RDS.2", "CIS 3.0 2.3.3"),
     ),
     ResourceRule(
         "TAP-RDS-3",
@@ -695,6 +1454,7 @@ RESOURCE_RULES: tuple[ResourceRule, ...] = (
             RDS_INSTANCE: _when_production(_rds_deletion_protection),
             RDS_CLUSTER: _when_production(_rds_deletion_protection),
         },
+        controls=("FSBP RDS.8",),
     ),
     ResourceRule(
         "TAP-RDS-4",
@@ -702,6 +1462,7 @@ RESOURCE_RULES: tuple[ResourceRule, ...] = (
         MANDATORY,
         "RDS.11",
         {RDS_INSTANCE: _when_production(_backups), RDS_CLUSTER: _when_production(_backups)},
+        controls=("FSBP RDS.11",),
     ),
     ResourceRule(
         "TAP-RDS-5",
@@ -709,6 +1470,7 @@ RESOURCE_RULES: tuple[ResourceRule, ...] = (
         ADVISORY,
         "RDS.5",
         {RDS_INSTANCE: _when_production(_multi_az)},
+        controls=("FSBP RDS.5",),
     ),
     ResourceRule(
         "TAP-SNS-1",
@@ -716,6 +1478,7 @@ RESOURCE_RULES: tuple[ResourceRule, ...] = (
         MANDATORY,
         "SNS.1",
         {SNS_TOPIC: _require_set("kmsMasterKeyId")},
+        controls=("NIST SNS.1",),
     ),
     ResourceRule(
         "TAP-LOG-1",
@@ -741,6 +1504,7 @@ RESOURCE_RULES: tuple[ResourceRule, ...] = (
             SG_INGRESS_RULE: _internet_ports,
             SG_LEGACY_RULE: _internet_ports,
         },
+        controls=("FSBP EC2.18", "FSBP EC2.19", "CIS 3.0 5.2", "CIS 3.0 5.3"),
     ),
     ResourceRule(
         "TAP-SG-3",
@@ -748,6 +1512,7 @@ RESOURCE_RULES: tuple[ResourceRule, ...] = (
         MANDATORY,
         "EC2.2",
         {DEFAULT_SECURITY_GROUP: _default_sg_empty},
+        controls=("FSBP EC2.2", "CIS 3.0 5.4"),
     ),
     ResourceRule(
         "TAP-ELB-1",
@@ -755,6 +1520,7 @@ RESOURCE_RULES: tuple[ResourceRule, ...] = (
         MANDATORY,
         "ELB.17",
         {LISTENER: _tls_policy},
+        controls=("FSBP ELB.17",),
     ),
     ResourceRule(
         "TAP-ELB-3",
@@ -762,6 +1528,7 @@ RESOURCE_RULES: tuple[ResourceRule, ...] = (
         MANDATORY,
         "ELB.6",
         {LOAD_BALANCER: _when_production(_require_true("enableDeletionProtection"))},
+        controls=("FSBP ELB.6",),
     ),
     ResourceRule(
         "TAP-S3-3",
@@ -776,6 +1543,7 @@ RESOURCE_RULES: tuple[ResourceRule, ...] = (
         MANDATORY,
         "CloudTrail.4",
         {TRAIL: _trail_validation},
+        controls=("FSBP CloudTrail.4", "CIS 3.0 3.2"),
     ),
     ResourceRule(
         "TAP-TRAIL-2",
@@ -783,6 +1551,7 @@ RESOURCE_RULES: tuple[ResourceRule, ...] = (
         MANDATORY,
         "CloudTrail.2",
         {TRAIL: _require_set("kmsKeyId")},
+        controls=("FSBP CloudTrail.2", "CIS 3.0 3.5"),
     ),
     ResourceRule(
         "TAP-TAG-1",
@@ -798,6 +1567,251 @@ RESOURCE_RULES: tuple[ResourceRule, ...] = (
         None,
         {type_: _name_lengths(limits) for type_, limits in NAME_LIMITS.items()},
     ),
+    ResourceRule(
+        "TAP-S3-5",
+        "Bucket policies allow no account to change the bucket's policy, ACLs or encryption.",
+        MANDATORY,
+        "S3.6",
+        {BUCKET_POLICY: _cross_account_bucket_grants},
+        controls=("FSBP S3.6",),
+    ),
+    ResourceRule(
+        "TAP-ELB-4",
+        "Application load balancers drop invalid HTTP header fields.",
+        MANDATORY,
+        "ELB.4",
+        {LOAD_BALANCER: _drops_invalid_headers},
+        controls=("FSBP ELB.4",),
+    ),
+    ResourceRule(
+        "TAP-ELB-5",
+        "Application load balancers write access logs to a bucket.",
+        MANDATORY,
+        "ELB.5",
+        {LOAD_BALANCER: _load_balancer_logs},
+        controls=("FSBP ELB.5",),
+    ),
+    ResourceRule(
+        "TAP-ELB-6",
+        "Application load balancers keep the defensive or strictest desync mitigation mode.",
+        MANDATORY,
+        "ELB.12",
+        {LOAD_BALANCER: _desync_mitigation},
+        controls=("FSBP ELB.12",),
+    ),
+    ResourceRule(
+        "TAP-ELB-7",
+        "Load balancers span at least two subnets (Availability Zones).",
+        MANDATORY,
+        "ELB.13",
+        {LOAD_BALANCER: _load_balancer_zones},
+        controls=("FSBP ELB.13",),
+    ),
+    ResourceRule(
+        "TAP-ASG-1",
+        "Auto Scaling groups behind a load balancer use its health checks.",
+        MANDATORY,
+        "AutoScaling.1",
+        {AUTOSCALING_GROUP: _elb_health_checks},
+        controls=("FSBP AutoScaling.1",),
+    ),
+    ResourceRule(
+        "TAP-ASG-2",
+        "Auto Scaling groups behind a load balancer span at least two subnets.",
+        MANDATORY,
+        "AutoScaling.2",
+        {AUTOSCALING_GROUP: _group_zones},
+        controls=("FSBP AutoScaling.2",),
+    ),
+    ResourceRule(
+        "TAP-ASG-3",
+        "Auto Scaling groups launch from launch templates, never launch configurations.",
+        MANDATORY,
+        "AutoScaling.9",
+        {AUTOSCALING_GROUP: _launch_template_only},
+        controls=("FSBP AutoScaling.9",),
+    ),
+    ResourceRule(
+        "TAP-EC2-2",
+        "Subnets assign no public IPv4 address on launch.",
+        MANDATORY,
+        "EC2.15",
+        {SUBNET: _no_public_ip_on_launch},
+        controls=("FSBP EC2.15",),
+    ),
+    ResourceRule(
+        "TAP-RDS-6",
+        "Databases export their logs to CloudWatch Logs (PostgreSQL: the postgresql log).",
+        MANDATORY,
+        "RDS.9",
+        {RDS_INSTANCE: _rds_log_exports},
+        controls=("FSBP RDS.9", "FSBP RDS.36"),
+    ),
+    ResourceRule(
+        "TAP-RDS-7",
+        "Databases accept IAM database authentication.",
+        MANDATORY,
+        "RDS.10",
+        {RDS_INSTANCE: _require_true("iamDatabaseAuthenticationEnabled")},
+        controls=("FSBP RDS.10",),
+    ),
+    ResourceRule(
+        "TAP-RDS-8",
+        "Production databases have enhanced monitoring.",
+        MANDATORY,
+        "RDS.6",
+        {RDS_INSTANCE: _when_production(_enhanced_monitoring)},
+        controls=("FSBP RDS.6",),
+    ),
+    ResourceRule(
+        "TAP-RDS-9",
+        "Databases take automatic minor engine upgrades (advisory: pinning a minor version "
+        "turns them off on purpose).",
+        ADVISORY,
+        "RDS.13",
+        {RDS_INSTANCE: _minor_upgrades},
+        controls=("FSBP RDS.13", "CIS 3.0 2.3.2"),
+    ),
+    ResourceRule(
+        "TAP-RDS-10",
+        "Databases copy their tags to snapshots.",
+        MANDATORY,
+        "RDS.17",
+        {RDS_INSTANCE: _require_true("copyTagsToSnapshot")},
+        controls=("FSBP RDS.17",),
+    ),
+    ResourceRule(
+        "TAP-RDS-11",
+        "Database master users have a name of their own (not admin or postgres).",
+        MANDATORY,
+        "RDS.25",
+        {RDS_INSTANCE: _custom_admin_username},
+        controls=("FSBP RDS.25",),
+    ),
+    ResourceRule(
+        "TAP-KMS-2",
+        "Key policies allow no principal '*' without a condition naming the account or source.",
+        MANDATORY,
+        "KMS.5",
+        {KMS_KEY: _no_public_grants("policy"), KMS_KEY_POLICY: _no_public_grants("policy")},
+        controls=("FSBP KMS.5",),
+    ),
+    ResourceRule(
+        "TAP-SNS-2",
+        "Topic policies allow no principal '*' without a condition naming the account or source.",
+        MANDATORY,
+        "SNS.4",
+        {TOPIC_POLICY: _no_public_grants("policy"), SNS_TOPIC: _no_public_grants("policy")},
+        controls=("FSBP SNS.4",),
+    ),
+    ResourceRule(
+        "TAP-IAM-1",
+        "IAM policies the stack writes allow no '*' or 'service:*' action, and no role gets "
+        "AdministratorAccess.",
+        MANDATORY,
+        "IAM.21",
+        {
+            ROLE_POLICY: _least_privilege,
+            IAM_POLICY: _least_privilege,
+            IAM_ROLE: _least_privilege,
+            ROLE_POLICY_ATTACHMENT: _least_privilege,
+        },
+        controls=("FSBP IAM.1", "FSBP IAM.21", "CIS 3.0 1.16"),
+    ),
+    ResourceRule(
+        "TAP-IAM-2",
+        "IAM policies the stack writes allow kms:Decrypt and kms:ReEncryptFrom on named keys "
+        "only, never on every key.",
+        MANDATORY,
+        "KMS.2",
+        {
+            ROLE_POLICY: _no_decrypt_everywhere,
+            IAM_POLICY: _no_decrypt_everywhere,
+            IAM_ROLE: _no_decrypt_everywhere,
+        },
+        controls=("FSBP KMS.1", "FSBP KMS.2"),
+    ),
+    ResourceRule(
+        "TAP-ACM-1",
+        "ACM certificates are DNS-validated, so ACM renews them by itself.",
+        MANDATORY,
+        "ACM.1",
+        {CERTIFICATE: _dns_validated},
+        controls=("FSBP ACM.1",),
+    ),
+    ResourceRule(
+        "TAP-ACM-2",
+        "ACM certificates use RSA 2048 or stronger, or ECDSA keys.",
+        MANDATORY,
+        "ACM.2",
+        {CERTIFICATE: _certificate_key},
+        controls=("FSBP ACM.2",),
+    ),
+    ResourceRule(
+        "TAP-CF-1",
+        "CloudFront serves viewers over HTTPS only (redirect-to-https or https-only).",
+        MANDATORY,
+        "CloudFront.3",
+        {DISTRIBUTION: _viewer_https},
+        controls=("FSBP CloudFront.3",),
+    ),
+    ResourceRule(
+        "TAP-CF-2",
+        "CloudFront uses the stack's own certificate, SNI, and a recommended TLS policy "
+        f"({', '.join(CLOUDFRONT_TLS_POLICIES)}).",
+        MANDATORY,
+        "CloudFront.15",
+        {DISTRIBUTION: _viewer_tls},
+        controls=("FSBP CloudFront.7", "FSBP CloudFront.8", "FSBP CloudFront.15"),
+    ),
+    ResourceRule(
+        "TAP-CF-3",
+        "CloudFront reaches custom origins over HTTPS only, with TLS 1.2 only.",
+        MANDATORY,
+        "CloudFront.9",
+        {DISTRIBUTION: _origin_tls},
+        controls=("FSBP CloudFront.9", "FSBP CloudFront.10"),
+    ),
+    ResourceRule(
+        "TAP-CF-5",
+        "Production CloudFront distributions have an AWS WAF web ACL.",
+        MANDATORY,
+        "CloudFront.6",
+        {DISTRIBUTION: _when_production(_require_set("webAclId"))},
+        controls=("FSBP CloudFront.6",),
+    ),
+    ResourceRule(
+        "TAP-WAF-1",
+        "Web ACLs have at least one rule.",
+        MANDATORY,
+        "WAF.10",
+        {WEB_ACL: _web_acl_rules},
+        controls=("FSBP WAF.10",),
+    ),
+    ResourceRule(
+        "TAP-WAF-2",
+        "Web ACLs and each of their rules publish CloudWatch metrics.",
+        MANDATORY,
+        "WAF.12",
+        {WEB_ACL: _web_acl_metrics},
+        controls=("FSBP WAF.12",),
+    ),
+    ResourceRule(
+        "TAP-TRAIL-5",
+        "CloudTrail trails also deliver to a CloudWatch Logs group, through a role.",
+        MANDATORY,
+        "CloudTrail.5",
+        {TRAIL: _trail_to_cloudwatch},
+        controls=("FSBP CloudTrail.5",),
+    ),
+    ResourceRule(
+        "TAP-LOG-3",
+        f"Production log groups keep their events {MIN_PRODUCTION_LOG_DAYS} days or more.",
+        MANDATORY,
+        None,
+        {LOG_GROUP: _when_production(_production_retention)},
+        controls=("NIST CloudWatch.16",),
+    ),
 )
 
 STACK_RULES: tuple[StackRule, ...] = (
@@ -807,6 +1821,7 @@ STACK_RULES: tuple[StackRule, ...] = (
         MANDATORY,
         "EC2.6",
         _every_vpc_has_flow_logs,
+        controls=("FSBP EC2.6", "CIS 3.0 3.7"),
     ),
     StackRule(
         "TAP-S3-1",
@@ -824,6 +1839,7 @@ STACK_RULES: tuple[StackRule, ...] = (
         _bucket_companions(
             S3_PUBLIC_ACCESS_BLOCK, "no public access block", _public_access_problems
         ),
+        controls=("FSBP S3.2", "FSBP S3.3", "FSBP S3.8", "CIS 3.0 2.1.4"),
     ),
     StackRule(
         "TAP-SG-2",
@@ -831,6 +1847,7 @@ STACK_RULES: tuple[StackRule, ...] = (
         MANDATORY,
         "EC2.18",
         _internet_only_on_load_balancers,
+        controls=("FSBP EC2.18",),
     ),
     StackRule(
         "TAP-ELB-2",
@@ -838,6 +1855,7 @@ STACK_RULES: tuple[StackRule, ...] = (
         MANDATORY,
         "ELB.1",
         _http_redirects_when_certificate,
+        controls=("FSBP ELB.1",),
     ),
     StackRule(
         "TAP-TRAIL-3",
@@ -845,6 +1863,7 @@ STACK_RULES: tuple[StackRule, ...] = (
         MANDATORY,
         "CloudTrail.1",
         _one_multi_region_trail,
+        controls=("FSBP CloudTrail.1", "CIS 3.0 3.1"),
     ),
     StackRule(
         "TAP-TRAIL-4",
@@ -853,6 +1872,72 @@ STACK_RULES: tuple[StackRule, ...] = (
         ADVISORY,
         "CloudTrail.1",
         _has_multi_region_trail,
+        controls=("FSBP CloudTrail.1", "CIS 3.0 3.1"),
+    ),
+    StackRule(
+        "TAP-S3-4",
+        "Every bucket's policy denies requests without TLS (aws:SecureTransport false).",
+        MANDATORY,
+        "S3.5",
+        _bucket_companions(BUCKET_POLICY, "no bucket policy", _tls_only_problems),
+        controls=("FSBP S3.5", "CIS 3.0 2.1.1"),
+    ),
+    StackRule(
+        "TAP-S3-6",
+        "Every bucket enforces bucket-owner object ownership (ACLs disabled).",
+        MANDATORY,
+        "S3.12",
+        _bucket_companions(BUCKET_OWNERSHIP, "no ownership controls", _owner_enforced_problems),
+        controls=("FSBP S3.12",),
+    ),
+    StackRule(
+        "TAP-S3-7",
+        "Every bucket has an enabled lifecycle rule.",
+        MANDATORY,
+        "S3.13",
+        _bucket_companions(BUCKET_LIFECYCLE, "no lifecycle configuration", _lifecycle_problems),
+        controls=("FSBP S3.13",),
+    ),
+    StackRule(
+        "TAP-RDS-12",
+        "No database sits in a subnet whose route table leads to an internet gateway.",
+        MANDATORY,
+        "RDS.46",
+        _databases_off_public_subnets,
+        controls=("FSBP RDS.46",),
+    ),
+    StackRule(
+        "TAP-CF-4",
+        "Every CloudFront distribution delivers access logs.",
+        MANDATORY,
+        "CloudFront.5",
+        _distribution_access_logs,
+        controls=("FSBP CloudFront.5",),
+    ),
+    StackRule(
+        "TAP-WAF-3",
+        "Every web ACL logs the requests it judges.",
+        MANDATORY,
+        None,
+        _web_acls_log,
+        controls=("NIST WAF.11",),
+    ),
+    StackRule(
+        "TAP-CIS-1",
+        "The multi-region trail's log group has a metric filter and an alarm with an action "
+        "for each CIS monitoring recommendation 4.1 to 4.14.",
+        MANDATORY,
+        None,
+        _cis_monitoring,
+        controls=tuple(f"CIS 3.0 {c.id}" for c in CIS_MONITORING),
+    ),
+    StackRule(
+        "TAP-DNS-1",
+        "Production public hosted zones log DNS queries.",
+        MANDATORY,
+        "Route53.2",
+        _production_zones_log_queries,
+        controls=("FSBP Route53.2",),
     ),
 )
 

@@ -10,13 +10,16 @@ tests/test_sdk.py are the one place that breaks and is fixed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import pulumi
 from pulumi.automation._cmd import CommandResult
 from pulumi.runtime import mocks as _mocks
+from pulumi.runtime import resource as _resource
 from pulumi.runtime import settings as _settings
+from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -59,6 +62,23 @@ def run(body: Callable[[], Awaitable[None]]) -> None:
     """Run `body` as the engine runs a program: inside the SDK's stack function, to completion
     of every registration and output it started."""
     _sync_await(run_pulumi_func(body))
+
+
+@contextmanager
+def without_source_positions() -> Iterator[None]:
+    """Registrations carry no source position (the file and line that created the resource).
+
+    The engine uses them only to point its diagnostics at the program's code; the mock monitor
+    ignores them. The SDK computes them for every registration by walking and formatting the
+    whole Python stack (pulumi.runtime.resource._get_stack_trace), about a sixth of a mocked
+    run. Registrations are otherwise unchanged: same inputs, options, URNs and outputs.
+    """
+    real = _resource._get_stack_trace
+    _resource._get_stack_trace = source_pb2.StackTrace
+    try:
+        yield
+    finally:
+        _resource._get_stack_trace = real
 
 
 def root_outputs() -> Mapping[str, Any]:

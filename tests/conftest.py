@@ -4,28 +4,40 @@ config."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
 
+from tap_tooling import offline
 from tap_tooling.offline import OFFLINE_DOMAIN, PlanResult, read_stack_file, run_program
 
 STACKS = ("dev", "staging", "prod")
 ALL_FEATURES = "all-features"
 """Not a stack file: dev with every optional feature on (see `all_features_config`)."""
 _CACHE: dict[str, PlanResult] = {}
+_STACK_FILES: dict[str, dict[str, Any]] = {}
+_LOOKUPS = dict(offline._LOOKUPS)
+"""The harness's own lookup answers: a run with a test's answers patched in is never cached."""
 
 
-def planned(stack: str) -> PlanResult:
-    """The shipped stack file of `stack` (or ALL_FEATURES) run under mocks (cached: the
-    program is pure)."""
-    if stack not in _CACHE:
-        if stack == ALL_FEATURES:
-            _CACHE[stack] = run_program("dev", all_features_config())
-        else:
-            _CACHE[stack] = run_program(stack)
-    return _CACHE[stack]
+def planned(stack: str, config: Mapping[str, Any] | None = None) -> PlanResult:
+    """The program run under mocks for `stack` with its shipped stack file, or with `config`
+    instead (ALL_FEATURES: see `all_features_config`).
+
+    Cached per test process by stack and config: the program is pure, so every test asking for
+    the same run shares one. The result is shared: read it, never modify it. A run that raises
+    is not cached (each test sees the error).
+    """
+    if stack == ALL_FEATURES and config is None:
+        stack, config = "dev", all_features_config()
+    key = json.dumps([str(offline.PROJECT_DIR), stack, config], sort_keys=True, default=str)
+    if offline._LOOKUPS != _LOOKUPS:
+        return run_program(stack, config)
+    if key not in _CACHE:
+        _CACHE[key] = run_program(stack, config)
+    return _CACHE[key]
 
 
 def all_features_config(base: str = "dev") -> dict[str, Any]:
@@ -45,8 +57,8 @@ def all_features_config(base: str = "dev") -> dict[str, Any]:
         "bastion": {"enabled": True, "ssh_cidr": "198.51.100.0/24", "key_name": "ops"},
     }
     config["database"] = {**config["database"], "replicas_enabled": True}
-    config["dns"] = {"domain": OFFLINE_DOMAIN, "create_zone": True}
-    config["edge"] = {"cloudfront_enabled": True, "waf_enabled": True}
+    config["dns"] = {**config.get("dns", {}), "domain": OFFLINE_DOMAIN, "create_zone": True}
+    config["edge"] = {**config.get("edge", {}), "cloudfront_enabled": True, "waf_enabled": True}
     return config
 
 
@@ -79,12 +91,16 @@ def prod_plan() -> PlanResult:
 
 def stack_config(stack: str) -> dict[str, Any]:
     """A deep copy of a shipped stack's `tap:` config, for tests to modify."""
-    return copy.deepcopy(read_stack_file(stack))
+    key = f"{offline.PROJECT_DIR}|{stack}"
+    if key not in _STACK_FILES:
+        _STACK_FILES[key] = read_stack_file(stack)  # parsing YAML costs more than copying it
+    return copy.deepcopy(_STACK_FILES[key])
 
 
 @pytest.fixture
 def run_config() -> Callable[..., PlanResult]:
-    """Run the program for `stack` with its config changed by `changes` (merged per key)."""
+    """Run the program for `stack` with its config changed by `changes` (merged per key); the
+    run is shared with every test asking for the same config (see `planned`)."""
 
     def run(stack: str = "dev", **changes: Any) -> PlanResult:
         config = stack_config(stack)
@@ -95,7 +111,7 @@ def run_config() -> Callable[..., PlanResult]:
                 config.pop(key, None)
             else:
                 config[key] = value
-        return run_program(stack, config)
+        return planned(stack, config)
 
     return run
 

@@ -14,8 +14,10 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from components.compute import TLS_POLICY, Compute, ComputeArgs, architecture_of
+from components.compute import TLS_POLICY, Compute, ComputeArgs, Exposure, architecture_of
 from components.origin_secret import ORIGIN_SECRET_HEADER, OriginSecret, OriginSecretArgs
+from tap.config import ComputeConfig
+from tap.protection import NON_PRODUCTION
 from tap.user_data import render_user_data
 from tap_tooling import sdk
 from tap_tooling.offline import (
@@ -37,6 +39,19 @@ INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 CERT = "arn:aws:acm:{region}:123456789012:certificate/0f0e0d0c-0b0a-0908-0706-050403020100"
 SIZES = {"dev": (1, 2, 1), "staging": (1, 4, 2), "prod": (2, 10, 3)}
+
+
+def app_resources(plan: PlanResult, type_: str) -> list[Recorded]:
+    """Resources of `type_` in the Compute tier (a NAT instance has a group and template too)."""
+    return [
+        r
+        for r in plan.of_type(type_)
+        if (tier := plan.component_of(r)) is not None and tier.type == "tap:compute:Compute"
+    ]
+
+
+def app_inputs(plan: PlanResult, type_: str, region: str | None = None) -> list[dict[str, Any]]:
+    return [r.inputs for r in app_resources(plan, type_) if region is None or r.region == region]
 
 
 def regions_of(plan: PlanResult) -> list[str]:
@@ -110,7 +125,7 @@ def test_prod_listeners_use_the_dns_validated_certificates(prod_plan: PlanResult
     validations = {
         r.region: r
         for r in prod_plan.of_type("aws:acm/certificateValidation:CertificateValidation")
-        if r.name != "edge-certificate-validation"
+        if r.name != "global-edge-certificate-validation"
     }
     for region in regions_of(prod_plan):
         (https,) = [
@@ -207,7 +222,7 @@ def test_allowed_cidrs_are_configurable(run_config: Callable[..., PlanResult]) -
     plan = run_config("dev", compute={"allowed_cidrs": ["198.51.100.0/24", "203.0.113.0/24"]})
     sources = {
         (r["cidrIpv4"], r["fromPort"])
-        for r in inputs_of(plan, INGRESS, "us-east-1")
+        for r in app_inputs(plan, INGRESS, "us-east-1")
         if "cidrIpv4" in r
     }
     assert sources == {(c, p) for c in ("198.51.100.0/24", "203.0.113.0/24") for p in (80, 443)}
@@ -225,7 +240,7 @@ def test_target_group_health_check_and_name(stack_plan: PlanResult) -> None:
 
 def test_launch_template_is_hardened(stack_plan: PlanResult) -> None:
     for region in regions_of(stack_plan):
-        (lt,) = inputs_of(stack_plan, LT, region)
+        (lt,) = app_inputs(stack_plan, LT, region)
         assert lt["metadataOptions"]["httpTokens"] == "required"
         assert lt["metadataOptions"]["httpPutResponseHopLimit"] == 1
         assert lt["monitoring"] == {"enabled": True}
@@ -245,7 +260,7 @@ def test_launch_template_is_hardened(stack_plan: PlanResult) -> None:
 
 def test_user_data_serves_the_page_and_health_and_ships_logs(stack_plan: PlanResult) -> None:
     for region in regions_of(stack_plan):
-        (lt,) = inputs_of(stack_plan, LT, region)
+        (lt,) = app_inputs(stack_plan, LT, region)
         script = base64.b64decode(lt["userData"]).decode()
         assert script == render_user_data(
             stack_plan.stack, region, 8080, f"/tap/{stack_plan.stack}/{region}/app"
@@ -287,7 +302,7 @@ def test_user_data_server_answers_health_and_root() -> None:
 
 def test_pinned_ami_is_used(run_config: Callable[..., PlanResult]) -> None:
     plan = run_config("dev", compute={"ami_id": "ami-0123456789abcdef0"})
-    assert {lt["imageId"] for lt in inputs_of(plan, LT)} == {"ami-0123456789abcdef0"}
+    assert {lt["imageId"] for lt in app_inputs(plan, LT)} == {"ami-0123456789abcdef0"}
 
 
 @pytest.mark.parametrize(
@@ -336,9 +351,7 @@ def test_instance_role_has_only_the_two_managed_policies(stack_plan: PlanResult)
 def test_auto_scaling_group(stack_plan: PlanResult) -> None:
     low, high, desired = SIZES[stack_plan.stack]
     for region in regions_of(stack_plan):
-        (asg,) = stack_plan.of_type(ASG) and [
-            r for r in stack_plan.of_type(ASG) if r.region == region
-        ]
+        (asg,) = [r for r in app_resources(stack_plan, ASG) if r.region == region]
         group = asg.inputs
         assert (group["minSize"], group["maxSize"], group["desiredCapacity"]) == (
             low,
@@ -880,10 +893,11 @@ def compute_args(**changes: Any) -> ComputeArgs:
         kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/unit",
         account_id="123456789012",
         tags={"Environment": "unit"},
-        certificate_arn=CERT.format(region="us-east-1"),
-        edge_only=True,
-        origin_secrets=("current-value", "previous-value"),
-        route53_health_checks=True,
+        settings=ComputeConfig(),
+        exposure=Exposure.behind_edge(
+            CERT.format(region="us-east-1"), ("current-value", "previous-value")
+        ),
+        protection=NON_PRODUCTION,
     )
     return ComputeArgs(**{**base, **changes})
 
@@ -893,7 +907,9 @@ def test_compute_alone_refuses_what_does_not_come_through_the_edge() -> None:
         secret = OriginSecret("secret", OriginSecretArgs(version=2))
         compute = Compute(
             "unit-compute",
-            compute_args(origin_secrets=secret.accepted),
+            compute_args(
+                exposure=Exposure.behind_edge(CERT.format(region="us-east-1"), secret.accepted)
+            ),
             opts=pulumi.ResourceOptions(provider=provider),
         )
         return {"current": secret.current, "previous": secret.accepted[1],
@@ -922,7 +938,11 @@ def test_compute_alone_without_health_checks_has_no_health_rule() -> None:
         lambda provider: {
             "arn": Compute(
                 "unit-compute",
-                compute_args(route53_health_checks=False),
+                compute_args(
+                    exposure=Exposure(
+                        CERT.format(region="us-east-1"), (), ("value",), health_checked=False
+                    )
+                ),
                 opts=pulumi.ResourceOptions(provider=provider),
             ).alb_arn
         }
@@ -933,22 +953,20 @@ def test_compute_alone_without_health_checks_has_no_health_rule() -> None:
 
 
 @pytest.mark.parametrize(
-    ("changes", "message"),
+    ("build", "message"),
     [
-        ({"origin_secrets": ()}, "ComputeArgs.origin_secrets: 0 given, edge_only needs 1 to 3"),
-        ({"origin_secrets": ("a", "b", "c", "d")}, "ComputeArgs.origin_secrets: 4 given"),
-        ({"certificate_arn": None}, "ComputeArgs.edge_only needs certificate_arn"),
-        ({"edge_only": False}, "ComputeArgs.origin_secrets is only used with edge_only"),
+        (lambda: Exposure.behind_edge(None, ("a",)), "behind the edge needs a certificate"),  # type: ignore[arg-type]
+        (lambda: Exposure.behind_edge("arn", ("a", "b", "c", "d")), "1 to 3 origin secrets"),
+        (lambda: Exposure.behind_edge("arn", ()), "needs allowed source CIDRs, or origin"),
+        (lambda: Exposure("arn", ("10.0.0.0/8",), ("a",), True), "admits no direct sources"),
+        (lambda: Exposure.direct((), "arn", health_checked=True), "needs allowed source CIDRs"),
     ],
 )
-def test_compute_args_behind_the_edge_are_checked(changes: dict, message: str) -> None:
-    def build(provider: aws.Provider) -> dict[str, Any]:
-        Compute("unit-compute", compute_args(**changes),
-                opts=pulumi.ResourceOptions(provider=provider))  # fmt: skip
-        return {}
-
+def test_exposure_refuses_an_alb_the_edge_could_be_bypassed_around(
+    build: Callable[[], Exposure], message: str
+) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
-        build_offline(build)
+        build()
 
 
 @pytest.mark.parametrize("version", [1, 2, 3])

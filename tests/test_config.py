@@ -12,10 +12,12 @@ from tap.config import (
     PLACEHOLDER_DOMAIN,
     RESERVED_DOMAINS,
     ConfigError,
+    DatabasePlan,
     StackConfig,
     parse_stack_config,
     reserved_suffix,
 )
+from tap.protection import NON_PRODUCTION, PRODUCTION, Protection
 from tap_tooling.offline import OFFLINE_DOMAIN, with_offline_domain
 from tests.conftest import STACKS, stack_config
 
@@ -60,7 +62,7 @@ def test_stack_sizes_follow_the_environment() -> None:
     )
     assert prod.network.az_count == 3 and prod.network.nat_strategy == "one_per_az"
     assert staging.network.az_count == 3 and staging.network.nat_strategy == "one_per_az"
-    assert dev.network.az_count == 2 and dev.network.nat_strategy in ("single", "none")
+    assert dev.network.az_count == 2 and dev.network.nat_strategy == "instance"
     assert dev.network.flow_log_retention_days < prod.network.flow_log_retention_days
 
 
@@ -210,6 +212,10 @@ def test_prod_needs_two_instances_per_region() -> None:
         (
             {"dns": {"domain": "acme-platform.io", "health_check": {"request_interval": 20}}},
             "tap:dns.health_check.request_interval = 20",
+        ),
+        (
+            {"dns": {"domain": "acme-platform.io", "health_check": {"failure_threshold": 11}}},
+            "tap:dns.health_check.failure_threshold = 11",
         ),
         (
             {"edge": {"cloudfront_enabled": True}},
@@ -401,3 +407,94 @@ def test_role_names_the_expected_account() -> None:
 )
 def test_account_settings_errors(aws: dict[str, Any], expected: str) -> None:
     assert expected in error_of(aws=aws)
+
+
+# --- decisions derived from the config (no mocks) ----------------------------------------
+
+
+def three_regions(**database: Any) -> StackConfig:
+    return parse(
+        regions=regions(
+            ("eu-west-1", "10.50.0.0/16"),
+            ("us-east-1", "10.51.0.0/16"),
+            ("us-west-2", "10.52.0.0/16"),
+        ),
+        primary_region="us-east-1",
+        database={**BASE["database"], **database},
+    )
+
+
+def test_region_plans_put_the_primary_first_and_keep_the_order_of_the_others() -> None:
+    plans = three_regions(replicas_enabled=True).region_plans
+    assert [p.name for p in plans] == ["us-east-1", "eu-west-1", "us-west-2"]
+    assert [p.is_primary for p in plans] == [True, False, False]
+    assert [p.cidr for p in plans] == ["10.51.0.0/16", "10.50.0.0/16", "10.52.0.0/16"]
+
+
+def test_replicas_take_the_replica_class_and_never_multi_az() -> None:
+    config = three_regions(
+        replicas_enabled=True, multi_az=True, replica_instance_class="db.t4g.small"
+    )
+    databases = {p.name: p.database for p in config.region_plans}
+    assert databases["us-east-1"] == DatabasePlan("primary", "db.t4g.micro", multi_az=True)
+    assert databases["eu-west-1"] == DatabasePlan("replica", "db.t4g.small", multi_az=False)
+    assert not databases["eu-west-1"].writable and databases["us-east-1"].writable
+
+
+def test_a_promoted_replica_is_writable_with_the_primarys_multi_az() -> None:
+    config = three_regions(replicas_enabled=True, multi_az=True, promoted_regions=["us-west-2"])
+    databases = {p.name: p.database for p in config.region_plans}
+    assert databases["us-west-2"] == DatabasePlan("promoted", "db.t4g.micro", multi_az=True)
+    assert databases["us-west-2"].writable and config.active_region == "us-west-2"
+    assert databases["eu-west-1"] == DatabasePlan("replica", "db.t4g.micro", multi_az=False)
+
+
+def test_without_replicas_only_the_primary_region_has_a_database() -> None:
+    plans = three_regions(replicas_enabled=False).region_plans
+    assert [p.name for p in plans if p.database] == ["us-east-1"]
+
+
+def test_a_configured_certificate_belongs_to_its_region_plan() -> None:
+    arn = (
+        "arn:aws:acm:us-west-2:123456789012:certificate/" + "0" * 8 + "-0000-0000-0000-" + "0" * 12
+    )
+    config = parse(compute={**BASE["compute"], "certificate_arns": {"us-west-2": arn}})
+    assert {p.name: p.certificate_arn for p in config.region_plans} == {
+        "us-east-1": None,
+        "us-west-2": arn,
+    }
+
+
+@pytest.mark.parametrize(
+    ("dns", "edge", "expected"),
+    [
+        (None, None, None),
+        ({"domain": "acme-platform.io"}, None, "app.acme-platform.io"),
+        (
+            {"domain": "acme-platform.io", "record_name": "www"},
+            {"cloudfront_enabled": True},
+            "origin.www.acme-platform.io",
+        ),
+    ],
+)
+def test_the_failover_name_is_the_app_name_or_behind_the_edge_its_origin_name(
+    dns: dict[str, Any] | None, edge: dict[str, Any] | None, expected: str | None
+) -> None:
+    raw = copy.deepcopy(BASE)
+    raw.update({"dns": dns} if dns else {})
+    raw.update({"edge": edge} if edge else {})
+    assert parse_stack_config(raw, "dev").failover_fqdn == expected
+
+
+@pytest.mark.parametrize(
+    ("environment", "production", "expected"),
+    [("prod", None, PRODUCTION), ("dev", None, NON_PRODUCTION), ("qa", True, PRODUCTION)],
+)
+def test_protection_is_decided_by_production(
+    environment: str, production: bool | None, expected: Protection
+) -> None:
+    raw, _ = with_offline_domain(stack_config("prod"))
+    raw["environment"] = environment
+    if production is not None:
+        raw["production"] = production
+    assert parse_stack_config(raw, environment).protection == expected

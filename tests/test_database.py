@@ -35,6 +35,8 @@ from components.db_credential import (
     DatabaseCredentialArgs,
 )
 from tap import naming
+from tap.config import DatabaseConfig, DatabasePlan
+from tap.protection import NON_PRODUCTION, PRODUCTION
 from tap.user_data import APP_DB_USER
 from tap_tooling import sdk
 from tap_tooling.offline import (
@@ -122,7 +124,9 @@ def build(program: Callable[[], dict[str, Any]], generation: int = 1) -> Built:
     return result
 
 
-def _args(region: str, credential: DatabaseCredential, **overrides: Any) -> DatabaseArgs:
+def _args(
+    region: str, credential: DatabaseCredential, plan: DatabasePlan, **overrides: Any
+) -> DatabaseArgs:
     values: dict[str, Any] = dict(
         environment="prod",
         region=region,
@@ -132,12 +136,10 @@ def _args(region: str, credential: DatabaseCredential, **overrides: Any) -> Data
         app_role_name=f"prod-app-{region}",
         kms_key_arn=f"arn:aws:kms:{region}:{ACCOUNT}:key/{region}-key",
         account_id=ACCOUNT,
-        master_username=credential.username,
-        master_password=credential.password,
-        master_password_version=credential.version,
-        multi_az=True,
-        protected=True,
-        backup_retention_days=7,
+        credential=credential.credential,
+        settings=DatabaseConfig(multi_az=True, backup_retention_days=7),
+        plan=plan,
+        protection=PRODUCTION,
     )
     return DatabaseArgs(**{**values, **overrides})
 
@@ -156,15 +158,11 @@ def two_regions(
         for region in (PRIMARY, SECONDARY):
             provider = aws.Provider(f"aws-{region}", region=region)
             source = databases[PRIMARY].db_arn if region == SECONDARY else None
+            role = "primary" if region == PRIMARY else "promoted" if promoted else "replica"
+            plan = DatabasePlan(role, "db.t4g.micro", multi_az=role != "replica")
             databases[region] = Database(
                 f"{region}-database",
-                _args(
-                    region,
-                    credential,
-                    replicate_from=source,
-                    promoted=promoted and region == SECONDARY,
-                    **overrides,
-                ),
+                _args(region, credential, plan, replicate_from=source, **overrides),
                 opts=pulumi.ResourceOptions(providers={"aws": provider}),
             )
         return {
@@ -215,11 +213,10 @@ def password_of(plan: PlanResult) -> str:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (DatabaseCredentialArgs(version=0), "version 0 must be 1 or more"),
-        (DatabaseCredentialArgs(username="rdsadmin"), "'rdsadmin' must be 1-16"),
-        (DatabaseCredentialArgs(username="pg_app"), "'pg_app' must be 1-16"),
-        (DatabaseCredentialArgs(username="1admin"), "'1admin' must be 1-16"),
-        (DatabaseCredentialArgs(username="a" * 17), "must be 1-16"),
+        (DatabaseCredentialArgs(version=1, username="rdsadmin"), "'rdsadmin' must be 1-16"),
+        (DatabaseCredentialArgs(version=1, username="pg_app"), "'pg_app' must be 1-16"),
+        (DatabaseCredentialArgs(version=1, username="1admin"), "'1admin' must be 1-16"),
+        (DatabaseCredentialArgs(version=1, username="a" * 17), "must be 1-16"),
     ],
 )
 def test_credential_refuses_what_rds_refuses(args: DatabaseCredentialArgs, message: str) -> None:
@@ -420,7 +417,7 @@ def test_destroy_recreate_destroy_never_reuses_a_snapshot_or_secret_name() -> No
 
 
 def test_unprotected_database_has_no_final_snapshot() -> None:
-    plan = build(two_regions(protected=False, secret_recovery_window_days=0))
+    plan = build(two_regions(protection=NON_PRODUCTION))
     db = _one(plan, RDS, PRIMARY).inputs
     assert db["skipFinalSnapshot"] is True and "finalSnapshotIdentifier" not in db
     assert db["deletionProtection"] is False
@@ -455,17 +452,15 @@ def test_secret_name_is_within_what_secrets_manager_accepts() -> None:
     assert re.fullmatch(r"[A-Za-z0-9/_+=.@-]{1,512}", name)
 
 
-@pytest.mark.parametrize(
-    ("overrides", "message"),
-    [
-        ({"secret_recovery_window_days": 3}, "secret_recovery_window_days 3 must be 0 or 7 to 30"),
-        ({"secret_recovery_window_days": 31}, "secret_recovery_window_days 31"),
-        ({"master_password_version": 0}, "master_password_version 0 must be 1 or more"),
-    ],
-)
-def test_database_args_refuse_what_aws_refuses(overrides: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValueError, match=re.escape(message)):
-        build(two_regions(**overrides))
+def test_a_replica_needs_its_source() -> None:
+    def program() -> dict[str, Any]:
+        credential = DatabaseCredential("c", DatabaseCredentialArgs(version=1))
+        plan = DatabasePlan("replica", "db.t4g.micro", multi_az=False)
+        Database("r", _args(SECONDARY, credential, plan, replicate_from=None))
+        return {}
+
+    with pytest.raises(ValueError, match=r"replicate_from is required for a DR replica"):
+        build(program)
 
 
 # --- the shipped stacks ------------------------------------------------------------------

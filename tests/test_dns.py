@@ -12,6 +12,7 @@ import pytest
 
 from components.certificate import _first_option
 from components.failover import Endpoint, Failover, FailoverArgs
+from tap.config import HealthCheckConfig
 from tap.global_provider import GLOBAL_REGION
 from tap_tooling import sdk
 from tap_tooling.offline import PROVIDER_TYPE, PlanResult, Recorded, physical_id, run_program
@@ -114,7 +115,7 @@ def alb_alias(plan: PlanResult, region: str) -> dict[str, Any]:
 
 
 def health_alarms(plan: PlanResult) -> list[Recorded]:
-    return [a for a in plan.of_type(ALARM) if a.inputs.get("namespace") == "AWS/Route53"]
+    return [a for a in plan.of_type(ALARM) if a.inputs.get("metricName") == "HealthCheckStatus"]
 
 
 def providers(plan: PlanResult) -> dict[str, Recorded]:
@@ -188,7 +189,7 @@ def test_existing_zone_by_name_is_looked_up_not_created() -> None:
 def test_one_certificate_per_region_for_the_failover_name(cloudfront: bool) -> None:
     plan = planned("prod") if cloudfront else dev_zone_by_id()
     alb_name = "origin.app.tap-offline-plan.net" if cloudfront else "app.tap-offline-plan.net"
-    regional = [c for c in plan.of_type(CERT) if not c.name.startswith("edge")]
+    regional = [c for c in plan.of_type(CERT) if not c.name.startswith("global-edge")]
     assert sorted(str(c.region) for c in regional) == ["us-east-1", "us-west-2"]
     for cert in regional:
         assert cert.name == f"{cert.region}-certificate-cert"
@@ -233,7 +234,7 @@ def test_each_validation_record_has_exactly_one_owner(plan_of: Any) -> None:
         assert by_urn[record.parent_urn].type == "tap:certificate:Certificate"
         owner = by_urn[record.parent_urn]
         if "edge" in cert.name:
-            assert owner.name == "edge-certificate"
+            assert owner.name == "global-edge-certificate"
         else:
             # The regional certificates share one CNAME: the primary region's writes it.
             assert owner.name == f"{primary}-certificate"
@@ -290,7 +291,9 @@ def test_a_health_check_per_region_against_its_alb(prod_plan: PlanResult) -> Non
         assert inputs["tags"] == {"Name": f"prod-health-{region}"}
         assert check.region == "us-east-1"
     assert prod_plan.outputs["dns"]["health_check_ids"] == {
-        region: physical_id("aws:route53/healthCheck:HealthCheck", f"failover-health-{region}")
+        region: physical_id(
+            "aws:route53/healthCheck:HealthCheck", f"global-failover-health-{region}"
+        )
         for region in checks
     }
 
@@ -393,7 +396,7 @@ def test_three_regions_secondary_is_a_latency_set() -> None:
         assert record.inputs["aliases"] == [alb_alias(plan, region)]
         assert record.inputs["healthCheckId"] == ids[region]
     # Route53 rejects an alias to a name that does not exist yet.
-    secondary = plan.one(RECORD, "failover-secondary")
+    secondary = plan.one(RECORD, "global-failover-secondary")
     assert {r.urn for r in latency} <= set(secondary.depends_on)
     assert len(health_alarms(plan)) == 3
 
@@ -417,6 +420,8 @@ def test_failover_args_are_checked() -> None:
             "record_fqdn": "app.tap-offline-plan.net",
             "primary_region": "us-east-1",
             "endpoints": both,
+            "health_check": HealthCheckConfig(),
+            "alarm_topic_arn": None,
         }
         return FailoverArgs(**{**fields, **changes})
 
@@ -424,10 +429,6 @@ def test_failover_args_are_checked() -> None:
         Failover("f1", args(primary_region="eu-west-1"))
     with pytest.raises(ValueError, match=r"FailoverArgs\.endpoints"):
         Failover("f2", args(endpoints={"us-east-1": east}))
-    with pytest.raises(ValueError, match=r"FailoverArgs\.request_interval"):
-        Failover("f3", args(request_interval=20))
-    with pytest.raises(ValueError, match=r"FailoverArgs\.failure_threshold"):
-        Failover("f4", args(failure_threshold=11))
 
 
 # --- where the global pieces live ------------------------------------------------------------
@@ -468,7 +469,9 @@ def test_global_pieces_have_their_own_provider_key_and_topic(plan_of: Any) -> No
         "aws:sns/topic:Topic",
     } <= on_global
     # The ALB certificates stay in their own regions.
-    certificate_regions = {r.region for r in plan.of_type(CERT) if not r.name.startswith("edge")}
+    certificate_regions = {
+        r.region for r in plan.of_type(CERT) if not r.name.startswith("global-edge")
+    }
     assert certificate_regions == set(plan.outputs["deployment_summary"]["regions"])
     plan.one("tap:keys:RegionKey", "global-key")
     plan.one("tap:alerts:AlertTopic", "global-alerts")
@@ -506,3 +509,23 @@ def test_no_domain_means_no_dns_certificates_or_edge(plan_of: Any) -> None:
     # The ALBs serve plain HTTP, and the plan says so.
     assert all(region["https"] is False for region in plan.outputs["regions"].values())
     assert len(plan.outputs["notices"]) == 2
+
+
+def test_a_signed_zone_pages_when_its_signing_breaks() -> None:
+    plan = planned("prod")
+    zone_id = plan.outputs["dns"]["zone_id"]
+    alarms = {
+        a.inputs["metricName"]: a
+        for a in plan.of_type(ALARM)
+        if a.inputs["metricName"].startswith("DNSSEC")
+    }
+    assert sorted(alarms) == ["DNSSECInternalFailure", "DNSSECKeySigningKeysNeedingAction"]
+    (topic,) = [t for t in plan.of_type("aws:sns/topic:Topic") if t.name == "global-alerts-topic"]
+    for alarm in alarms.values():
+        assert alarm.inputs["namespace"] == "AWS/Route53" and alarm.region == GLOBAL_REGION
+        assert alarm.inputs["dimensions"] == {"HostedZoneId": zone_id}
+        assert alarm.inputs["threshold"] == 1
+        assert alarm.inputs["alarmActions"] == [plan.id_of(topic)]
+    # Unsigned zones (dev, staging: not production) have no such alarms.
+    for stack in ("dev", "staging"):
+        assert not [a for a in planned(stack).of_type(ALARM) if "DNSSEC" in a.inputs["metricName"]]

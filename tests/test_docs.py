@@ -7,6 +7,18 @@ from pathlib import Path
 import pytest
 
 from tap_tooling import docs, readiness, rules
+from tap_tooling.offline import stack_names
+from tests.conftest import planned
+
+
+@pytest.fixture(autouse=True)
+def _cached_plans(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's cost table from the suite's cached plans (the same program runs)."""
+    monkeypatch.setitem(
+        docs.README_BLOCKS,
+        "cost-table",
+        lambda: docs.cost_table({stack: planned(stack) for stack in stack_names()}),
+    )
 
 
 def test_plan_doc_rule_tables_are_current() -> None:
@@ -68,4 +80,16 @@ def test_an_edited_config_description_makes_the_readme_stale(
     assert not docs.stale(copy)
     field = NetworkConfig.model_fields["az_count"]
     monkeypatch.setattr(field, "description", "Zones, described differently.")
+    assert docs.stale(copy)
+
+
+def test_readme_cost_table_is_the_plans_and_dev_fits_150_a_month(tmp_path: Path) -> None:
+    table = docs.cost_table({stack: planned(stack) for stack in stack_names()})
+    assert table in docs.README.read_text()
+    (dev,) = [line for line in table.splitlines() if line.startswith("| dev |")]
+    cells = [cell.strip() for cell in dev.strip("|").split("|")]
+    assert cells[1] == "instance" and float(cells[2].lstrip("$").replace(",", "")) <= 150
+    # An edited figure is stale.
+    copy = tmp_path / "README.md"
+    copy.write_text(docs.README.read_text().replace(cells[2], "$1.00", 1))
     assert docs.stale(copy)

@@ -13,7 +13,7 @@ moto (5.x) gaps, filled here the way AWS behaves, not more kindly:
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,9 +27,11 @@ from moto import mock_aws
 from moto.rds.models import rds_backends
 
 from tap.config import StackConfig, parse_stack_config
+from tap_tooling import offline
 from tap_tooling.ops import dr
 from tap_tooling.ops.aws import client_factory
 from tap_tooling.ops.errors import ExitCode, OpsError
+from tests.conftest import planned
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ACCOUNT = "123456789012"
@@ -39,14 +41,21 @@ DOMAIN = "tap-dr-test.net"
 PROMOTED_TARGETS = [
     "urn:pulumi:prod::tap::pulumi:providers:aws::aws-global",
     "urn:pulumi:prod::tap::pulumi:providers:aws::aws-us-west-2",
-    "urn:pulumi:prod::tap::tap:database:Database::us-west-2-database",
-    "urn:pulumi:prod::tap::tap:failover:Failover::failover",
-    "urn:pulumi:prod::tap::tap:monitoring:Monitoring::us-west-2-monitoring",
-    "urn:pulumi:prod::tap::tap:database:Database$aws:rds/instance:Instance::us-west-2-database-replica",
-    "urn:pulumi:prod::tap::tap:failover:Failover$aws:route53/record:Record::failover-primary",
-    "urn:pulumi:prod::tap::tap:failover:Failover$aws:route53/record:Record::failover-secondary",
-    "urn:pulumi:prod::tap::tap:monitoring:Monitoring$aws:cloudwatch/metricAlarm:MetricAlarm::"
-    "us-west-2-monitoring-replica-lag*",
+    # The engine refuses a target whose parent is not targeted (error 2013): the Front and
+    # the secondary's Region come along, and nothing else of theirs.
+    "urn:pulumi:prod::tap::tap:front:Front::global",
+    "urn:pulumi:prod::tap::tap:region:Region::us-west-2",
+    "urn:pulumi:prod::tap::tap:front:Front$tap:failover:Failover::global-failover",
+    "urn:pulumi:prod::tap::tap:region:Region$tap:database:Database::us-west-2-database",
+    "urn:pulumi:prod::tap::tap:region:Region$tap:monitoring:Monitoring::us-west-2-monitoring",
+    "urn:pulumi:prod::tap::tap:front:Front$tap:failover:Failover$aws:route53/record:Record::"
+    "global-failover-primary",
+    "urn:pulumi:prod::tap::tap:front:Front$tap:failover:Failover$aws:route53/record:Record::"
+    "global-failover-secondary",
+    "urn:pulumi:prod::tap::tap:region:Region$tap:database:Database$aws:rds/instance:Instance::"
+    "us-west-2-database-replica",
+    "urn:pulumi:prod::tap::tap:region:Region$tap:monitoring:Monitoring"
+    "$aws:cloudwatch/metricAlarm:MetricAlarm::us-west-2-monitoring-replica-lag*",
 ]
 
 
@@ -215,22 +224,18 @@ def stack_file(tmp_path: Path) -> Path:
     return path
 
 
-_TARGETS: dict[str, list[str]] = {}
-
-
 @pytest.fixture(autouse=True)
-def cached_targets(monkeypatch: pytest.MonkeyPatch) -> None:
-    """promotion_targets runs the program twice under mocks (seconds): the real function, once
-    per distinct input for the whole module."""
-    real = dr.promotion_targets
+def shared_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """promotion_targets runs the program under mocks before and after the promotion (seconds
+    each): the runs are shared by every test asking for the same config (tests.conftest)."""
 
-    def cached(stack: str, region: str, raw: Any) -> list[str]:
-        key = yaml.safe_dump([stack, region, raw], sort_keys=True)
-        if key not in _TARGETS:
-            _TARGETS[key] = real(stack, region, raw)
-        return list(_TARGETS[key])
+    def run_program(
+        stack: str, config: Mapping[str, Any] | None = None, program: Path = offline.MAIN_PROGRAM
+    ) -> offline.PlanResult:
+        assert program == offline.MAIN_PROGRAM
+        return planned(stack, config)
 
-    monkeypatch.setattr(dr, "promotion_targets", cached)
+    monkeypatch.setattr(offline, "run_program", run_program)
 
 
 def config_of(path: Path) -> StackConfig:
@@ -612,12 +617,10 @@ def test_record_promotion_refuses_a_config_the_model_rejects(tmp_path: Path) -> 
 
 
 def test_targets_are_what_the_promotion_changes(stack_file: Path) -> None:
-    from tap_tooling.offline import run_program
-
     raw = dr.read_tap_config(stack_file)
     targets = dr.promotion_targets("prod", SECONDARY, raw)
     assert targets == PROMOTED_TARGETS
-    after = run_program(
+    after = offline.run_program(
         "prod", {**raw, "database": {**raw["database"], "promoted_regions": [SECONDARY]}}
     ).resources
     engine = dr.engine_urns("prod", after)
@@ -646,8 +649,6 @@ def test_targets_are_what_the_promotion_changes(stack_file: Path) -> None:
 def test_engine_urns_carry_the_whole_parent_chain() -> None:
     """The mocks name a nested resource after its parent's type only; the engine after the
     whole chain (Deployment.generateURN). A wrong URN is a target the engine cannot find."""
-    from tests.conftest import planned
-
     plan = planned("prod")
     engine = dr.engine_urns("prod", plan.resources)
     (bucket,) = [
@@ -660,8 +661,8 @@ def test_engine_urns_carry_the_whole_parent_chain() -> None:
         "us-west-2-compute-alb-logs-bucket"
     )
     assert engine[bucket.urn] == (
-        "urn:pulumi:prod::tap::tap:compute:Compute$tap:bucket:SecureBucket$aws:s3/bucket:Bucket::"
-        "us-west-2-compute-alb-logs-bucket"
+        "urn:pulumi:prod::tap::tap:region:Region$tap:compute:Compute$tap:bucket:SecureBucket"
+        "$aws:s3/bucket:Bucket::us-west-2-compute-alb-logs-bucket"
     )
     (zone,) = plan.of_type("aws:route53/zone:Zone")
     assert (

@@ -1,6 +1,7 @@
 """The edge, as the real `__main__.py` wires it: CloudFront serves app.<domain> over HTTPS only,
 fetches from the failover name over HTTPS only, caches nothing, logs to a SecureBucket, and sits
-behind WAF when enabled."""
+behind WAF when enabled; behind it, the ALBs answer plain HTTP with a redirect only. The edge
+built on its own (WAF rules, logging, alarm, security headers): tests/test_edge_waf.py."""
 
 from __future__ import annotations
 
@@ -12,10 +13,18 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from components.edge import Edge, EdgeArgs, log_delivery_statements
+from components.edge import (
+    COMMON_RULE_SET,
+    KNOWN_BAD_INPUTS_RULE_SET,
+    RATE_LIMIT_RULE,
+    Edge,
+    EdgeArgs,
+    log_delivery_statements,
+)
 from components.origin_secret import ORIGIN_SECRET_HEADER
+from tap.config import EdgeConfig, ThresholdsConfig
 from tap_tooling.offline import MOCK_ACCOUNT_ID, PlanResult, Recorded
-from tests.conftest import planned
+from tests.conftest import STACKS, planned, stack_config
 from tests.test_compute import build_offline, sent_as_secret
 from tests.test_dns import CREATE, dev_three_regions, dev_zone_by_id, run
 
@@ -26,6 +35,13 @@ BUCKET = "aws:s3/bucket:Bucket"
 SOURCE = "aws:cloudwatch/logDeliverySource:LogDeliverySource"
 DESTINATION = "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination"
 DELIVERY = "aws:cloudwatch/logDelivery:LogDelivery"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+WAF_LOGGING = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+HEADERS = "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy"
+LISTENER = "aws:lb/listener:Listener"
+LISTENER_RULE = "aws:lb/listenerRule:ListenerRule"
+LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
 CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"  # the one hosted zone of every CloudFront distribution
 # AWS managed policy ids (the same in every account).
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
@@ -87,9 +103,9 @@ def test_viewers_get_https_only_with_tls_1_2(edge_plan: PlanResult) -> None:
 def test_viewer_certificate_is_the_validated_us_east_1_one_for_the_app_name(
     edge_plan: PlanResult,
 ) -> None:
-    certificate = edge_plan.one("aws:acm/certificate:Certificate", "edge-certificate-cert")
+    certificate = edge_plan.one("aws:acm/certificate:Certificate", "global-edge-certificate-cert")
     validation = edge_plan.one(
-        "aws:acm/certificateValidation:CertificateValidation", "edge-certificate-validation"
+        "aws:acm/certificateValidation:CertificateValidation", "global-edge-certificate-validation"
     )
     assert certificate.region == "us-east-1"
     assert certificate.inputs["domainName"] == app_fqdn(edge_plan)
@@ -254,21 +270,52 @@ def test_access_logs_go_through_standard_logging_v2(edge_plan: PlanResult) -> No
         assert len(name) <= 60 and name.startswith(f"{edge_plan.stack}-edge-")
 
 
-def test_waf_with_the_managed_common_rule_set_in_front(edge_plan: PlanResult) -> None:
+def test_waf_with_managed_rules_and_a_rate_limit_in_front(edge_plan: PlanResult) -> None:
     acl = only(edge_plan, WEB_ACL)
     assert acl.region == "us-east-1"
     assert acl.inputs["scope"] == "CLOUDFRONT"
     assert acl.inputs["defaultAction"] == {"allow": {}}
-    (rule,) = acl.inputs["rules"]
-    assert rule["statement"] == {
-        "managedRuleGroupStatement": {"name": "AWSManagedRulesCommonRuleSet", "vendorName": "AWS"}
-    }
-    assert rule["overrideAction"] == {"none": {}}
-    assert rule["visibilityConfig"]["cloudwatchMetricsEnabled"] is True
+    rules = {rule["name"]: rule for rule in acl.inputs["rules"]}
+    assert set(rules) == {RATE_LIMIT_RULE, COMMON_RULE_SET, KNOWN_BAD_INPUTS_RULE_SET}
+    # Both stacks leave tap:edge.waf_rate_limit at 2000 (prod says so in its stack file).
+    assert rules[RATE_LIMIT_RULE]["statement"]["rateBasedStatement"]["limit"] == 2000
+    assert all(rule["visibilityConfig"]["cloudwatchMetricsEnabled"] for rule in rules.values())
     assert acl.inputs["visibilityConfig"]["sampledRequestsEnabled"] is True
     arn = edge_plan.outputs["edge"]["web_acl_arn"]
     assert arn.startswith("arn:aws:wafv2:us-east-1:")
     assert distribution(edge_plan)["webAclId"] == arn
+
+
+def test_waf_logs_under_the_front_key_and_alarms_to_the_global_topic(
+    edge_plan: PlanResult,
+) -> None:
+    """The Front's wiring: its us-east-1 key encrypts the WAF logs, its topic gets the alarm,
+    and the stack's retention and alert thresholds reach them."""
+    shipped = stack_config(edge_plan.stack)  # dev_three_regions changes no edge/alerts value
+    edge = {**EdgeConfig().model_dump(), **shipped.get("edge", {})}
+    thresholds = {
+        **ThresholdsConfig().model_dump(),
+        **shipped.get("alerts", {}).get("thresholds", {}),
+    }
+    (group,) = in_edge(edge_plan, LOG_GROUP)
+    assert group.inputs["name"] == f"aws-waf-logs-{edge_plan.stack}-edge-waf"
+    assert group.inputs["retentionInDays"] == edge["waf_log_retention_days"]
+    key = edge_plan.one("aws:kms/key:Key", "global-key-cmk")
+    assert group.inputs["kmsKeyId"] == (
+        f"arn:aws:kms:us-east-1:{MOCK_ACCOUNT_ID}:key/{edge_plan.id_of(key)}"
+    )
+    (logging,) = in_edge(edge_plan, WAF_LOGGING)
+    assert logging.inputs["resourceArn"] == edge_plan.outputs["edge"]["web_acl_arn"]
+    (alarm,) = in_edge(edge_plan, ALARM)
+    topic = edge_plan.one("aws:sns/topic:Topic", "global-alerts-topic")
+    topic_arn = f"arn:aws:sns:us-east-1:{MOCK_ACCOUNT_ID}:{topic.inputs['name']}"
+    assert alarm.inputs["alarmActions"] == alarm.inputs["okActions"] == [topic_arn]
+    assert alarm.inputs["threshold"] == thresholds["waf_blocked_requests"]
+    assert alarm.inputs["evaluationPeriods"] == thresholds["evaluation_periods"]
+    (headers,) = in_edge(edge_plan, HEADERS)
+    assert distribution(edge_plan)["defaultCacheBehavior"]["responseHeadersPolicyId"] == (
+        edge_plan.id_of(headers)
+    )
 
 
 def test_no_waf_unless_enabled() -> None:
@@ -278,14 +325,21 @@ def test_no_waf_unless_enabled() -> None:
     assert "webAclId" not in distribution(plan)
     assert plan.outputs["edge"]["web_acl_arn"] is None
     assert plan.outputs["edge"]["distribution_id"]
+    for type_ in (LOG_GROUP, WAF_LOGGING, ALARM):
+        assert in_edge(plan, type_) == [], type_
+    (headers,) = in_edge(plan, HEADERS)  # security headers do not depend on WAF
+    assert distribution(plan)["defaultCacheBehavior"]["responseHeadersPolicyId"] == (
+        plan.id_of(headers)
+    )
 
 
 def test_no_edge_unless_enabled() -> None:
     plan = dev_zone_by_id()  # a domain, CloudFront left off
     assert plan.warnings == []
     assert "edge" not in plan.outputs and plan.outputs["dns"]
-    for type_ in (DISTRIBUTION, WEB_ACL, SOURCE, DESTINATION, DELIVERY):
+    for type_ in (DISTRIBUTION, WEB_ACL, SOURCE, DESTINATION, DELIVERY, WAF_LOGGING, HEADERS):
         assert plan.of_type(type_) == [], type_
+    assert not [r for r in plan.of_type(LOG_GROUP) if r.inputs["name"].startswith("aws-waf-")]
     assert not [r for r in plan.of_type(BUCKET) if "edge" in r.name]
     assert not [r for r in plan.of_type(RECORD) if r.inputs["type"] == "AAAA"]
     names = {r.inputs["domainName"] for r in plan.of_type("aws:acm/certificate:Certificate")}
@@ -327,6 +381,12 @@ def test_edge_alone_sends_the_origin_secret_after_the_alb_rules_accept_it() -> N
                 account_id=MOCK_ACCOUNT_ID,
                 origin_secret="s3cr3t-value",
                 origin_rules=[rule],
+                settings=EdgeConfig(cloudfront_enabled=True),
+                retain_on_delete=False,
+                kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/unit",
+                alarm_topic_arn="arn:aws:sns:us-east-1:123456789012:unit-global-alerts",
+                blocked_requests_alarm=100,
+                alarm_evaluation_periods=3,
             ),
             opts=in_global,
         )
@@ -346,3 +406,40 @@ def test_edge_sends_the_current_origin_secret(edge_plan: PlanResult) -> None:
     (header,) = origin["customHeaders"]
     assert header["name"] == ORIGIN_SECRET_HEADER and len(header["value"]) == 64
     assert header["value"] not in json.dumps(edge_plan.outputs)
+
+
+def has_certificate(stack: str) -> bool:
+    """The shipped stack gives its ALBs a certificate: one configured, or one validated in the
+    stack's domain (components/region.py, Region._exposure)."""
+    config = stack_config(stack)
+    return bool(config.get("dns")) or bool(config.get("compute", {}).get("certificate_arns"))
+
+
+def test_every_alb_with_a_certificate_answers_http_with_a_redirect_only() -> None:
+    """Plain HTTP reaches no target: the port 80 listener's one default action is a permanent
+    redirect to HTTPS on 443, and no listener rule hangs off it."""
+    stacks = [stack for stack in STACKS if has_certificate(stack)]
+    assert "prod" in stacks
+    for stack in stacks:
+        plan = planned(stack)
+        listeners = plan.of_type(LISTENER)
+        rule_listeners = {rule.inputs["listenerArn"] for rule in plan.of_type(LISTENER_RULE)}
+        albs = plan.of_type(LOAD_BALANCER)
+        assert albs, stack
+        for alb in albs:
+            mine = [
+                listener
+                for listener in listeners
+                if listener.inputs["loadBalancerArn"] == plan.id_of(alb)
+            ]
+            by_protocol = {listener.inputs["protocol"]: listener for listener in mine}
+            assert sorted(by_protocol) == ["HTTP", "HTTPS"] and len(mine) == 2, alb.name
+            http = by_protocol["HTTP"]
+            assert http.inputs["port"] == 80
+            assert http.inputs["defaultActions"] == [
+                {
+                    "type": "redirect",
+                    "redirect": {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"},
+                }
+            ], alb.name
+            assert plan.id_of(http) not in rule_listeners, alb.name

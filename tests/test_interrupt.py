@@ -23,7 +23,7 @@ from moto.server import ThreadedMotoServer
 
 from tap_tooling.ops.automation import REPO_ROOT
 from tap_tooling.ops.errors import ExitCode
-from tests.fake_pulumi import FakePulumi, install
+from tests.fake_pulumi import GRPC_EVENTS_CLI, FakePulumi, install
 
 BACKEND = "s3://tap-pulumi-state-123456789012-us-east-1?region=us-east-1&awssdk=v2"
 SLOW = [f"    aws:ec2:Subnet us-east-1-private-{i} creating ({i}s)" for i in range(60)]
@@ -34,9 +34,10 @@ AFTER_CANCEL = [
 ]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
-    """STS for `up`'s account check, over HTTP (deploy.py is another process)."""
+    """STS for `up`'s account check, over HTTP (deploy.py is another process); it only answers
+    who the caller is, so one server serves the module."""
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -49,7 +50,7 @@ def moto_url() -> Iterator[str]:
 @pytest.fixture
 def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakePulumi:
     fake = install(tmp_path / "fake", monkeypatch)
-    fake.configure(lines=SLOW, line_seconds=0.2, cancel_lines=AFTER_CANCEL, cancel_seconds=0.2)
+    fake.configure(lines=SLOW, line_seconds=0.2, cancel_lines=AFTER_CANCEL, cancel_seconds=0.05)
     return fake
 
 
@@ -144,7 +145,7 @@ def test_first_ctrl_c_cancels_gracefully_and_waits_for_the_engine(
 ) -> None:
     fake.configure(
         lines_preview=[], lines=SLOW, line_seconds=0.2, cancel_lines=AFTER_CANCEL,
-        cancel_seconds=0.2,
+        cancel_seconds=0.05,
     )  # fmt: skip
     run = start(tmp_path, moto_url, project, verb)
     wait_running(fake, verb, run)
@@ -173,7 +174,7 @@ def test_second_ctrl_c_forces_a_stop_and_says_what_is_left(
 ) -> None:
     fake.configure(
         lines_preview=[], lines=SLOW, line_seconds=0.2, cancel_lines=AFTER_CANCEL * 10,
-        cancel_seconds=0.3,
+        cancel_seconds=0.3, version=GRPC_EVENTS_CLI,  # killed and locked out: no 5 s waits
     )  # fmt: skip
     run = start(tmp_path, moto_url, project, "up")
     wait_running(fake, "up", run)

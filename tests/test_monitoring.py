@@ -1,24 +1,203 @@
-"""Alerts, alarms and dashboards per region; every log group's retention and key."""
+"""Monitoring built on its own (the alarm set with and without a database or a replica, its
+thresholds, actions and dashboard), then what only the whole program shows: every region's
+alerts on its own topic and key, the global topic in us-east-1, every log group's key."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import pulumi
 import pytest
 
-from components.monitoring import dashboard_body
+from components.monitoring import Monitoring, MonitoringArgs, dashboard_body
+from tap.config import ThresholdsConfig
 from tap.global_provider import GLOBAL_REGION
 from tap_tooling.offline import MOCK_ACCOUNT_ID, PlanResult, Recorded
 from tests.conftest import inputs_of
+from tests.harness import ACCOUNT, Built, build, in_region, shipped_stack
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+# The Front's alarms (us-east-1, global topic): Route53 health checks, the edge's WAF.
+GLOBAL_NAMESPACES = ("AWS/Route53", "AWS/WAFV2")
 TOPIC = "aws:sns/topic:Topic"
 KEY = "aws:kms/key:Key"
 GLOBAL = "global"
 """Name prefix of the global pieces' own key and topic (`global-key`, `global-alerts`), which
 sit in us-east-1 whether or not us-east-1 is a stack region."""
+
+
+# --- the component alone ----------------------------------------------------------------------
+
+TOPIC_ARN = f"arn:aws:sns:eu-west-1:{ACCOUNT}:qa-alerts-eu-west-1"
+ASG_NAME = "qa-app-eu-west-1"
+ALB_SUFFIX = "app/qa-alb-eu-west-1/0123456789abcdef"
+TG_SUFFIX = "targetgroup/qa-app8080-eu-west-1/fedcba9876543210"
+DB_ID = "qa-db-eu-west-1"
+APP_ALARMS = {
+    "app-cpu": ("AWS/EC2", "CPUUtilization"),
+    "alb-5xx": ("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count"),
+    "target-5xx": ("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count"),
+    "unhealthy-hosts": ("AWS/ApplicationELB", "UnHealthyHostCount"),
+    "response-time": ("AWS/ApplicationELB", "TargetResponseTime"),
+}
+DB_ALARMS = {
+    "db-cpu": ("AWS/RDS", "CPUUtilization"),
+    "db-free-storage": ("AWS/RDS", "FreeStorageSpace"),
+    "db-free-memory": ("AWS/RDS", "FreeableMemory"),
+    "db-connections": ("AWS/RDS", "DatabaseConnections"),
+}
+REPLICA_ALARMS = {"replica-lag": ("AWS/RDS", "ReplicaLag")}
+
+
+def build_monitoring(
+    thresholds: ThresholdsConfig | None = None, region: str = "eu-west-1", **changes: Any
+) -> Built:
+    def program() -> dict[str, Any]:
+        monitoring = Monitoring(
+            f"{region}-monitoring",
+            MonitoringArgs(
+                **{
+                    "environment": "qa",
+                    "region": region,
+                    "topic_arn": TOPIC_ARN,
+                    "asg_name": ASG_NAME,
+                    "alb_arn_suffix": ALB_SUFFIX,
+                    "target_group_arn_suffix": TG_SUFFIX,
+                    "thresholds": thresholds or ThresholdsConfig(),
+                    **changes,
+                }
+            ),
+            opts=in_region(region),
+        )
+        return {"dashboard_name": monitoring.dashboard_name, "alarm_names": monitoring.alarm_names}
+
+    return build(program)
+
+
+def alarms_by_key(built: Built) -> dict[str, Recorded]:
+    """Alarms keyed by what they watch (`app-cpu`, `replica-lag`...)."""
+    return {a.name.removeprefix("eu-west-1-monitoring-"): a for a in built.of_type(ALARM)}
+
+
+@pytest.mark.parametrize(
+    ("database", "expected"),
+    [
+        ({}, APP_ALARMS),
+        ({"db_identifier": DB_ID}, {**APP_ALARMS, **DB_ALARMS}),
+        ({"db_identifier": DB_ID, "db_is_replica": True},
+         {**APP_ALARMS, **DB_ALARMS, **REPLICA_ALARMS}),
+    ],
+    ids=["no-database", "primary", "replica"],
+)  # fmt: skip
+def test_the_alarm_set_follows_the_regions_database(
+    database: dict[str, Any], expected: dict[str, tuple[str, str]]
+) -> None:
+    built = build_monitoring(**database)
+    alarms = alarms_by_key(built)
+    assert {k: (a.inputs["namespace"], a.inputs["metricName"]) for k, a in alarms.items()} == (
+        expected
+    )
+    names = [f"qa-{key}-eu-west-1" for key in expected]
+    assert sorted(a.inputs["name"] for a in alarms.values()) == sorted(names)
+    assert sorted(built.outputs["alarm_names"]) == sorted(names)
+    for key in DB_ALARMS.keys() & alarms.keys():
+        assert alarms[key].inputs["dimensions"] == {"DBInstanceIdentifier": DB_ID}
+
+
+def test_every_alarm_pages_the_topic_on_alarm_and_recovery() -> None:
+    thresholds = ThresholdsConfig(evaluation_periods=5)
+    built = build_monitoring(thresholds, db_identifier=DB_ID, db_is_replica=True)
+    for alarm in built.of_type(ALARM):
+        inputs = alarm.inputs
+        assert inputs["alarmActions"] == inputs["okActions"] == [TOPIC_ARN], alarm.name
+        assert inputs["period"] == 60
+        assert inputs["evaluationPeriods"] == inputs["datapointsToAlarm"] == 5
+        assert inputs["tags"] == {"Name": inputs["name"]}
+        assert alarm.region == "eu-west-1"
+
+
+def test_dimensions_point_at_the_given_group_load_balancer_and_target_group() -> None:
+    alarms = {k: a.inputs["dimensions"] for k, a in alarms_by_key(build_monitoring()).items()}
+    assert alarms["app-cpu"] == {"AutoScalingGroupName": ASG_NAME}
+    for key in ("alb-5xx", "target-5xx", "response-time"):
+        assert alarms[key] == {"LoadBalancer": ALB_SUFFIX}
+    assert alarms["unhealthy-hosts"] == {"LoadBalancer": ALB_SUFFIX, "TargetGroup": TG_SUFFIX}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_thresholds_of_each_shipped_stack_reach_their_alarms(stack: str) -> None:
+    t = shipped_stack(stack).alerts.thresholds
+    alarms = {
+        k: a.inputs
+        for k, a in alarms_by_key(
+            build_monitoring(t, db_identifier=DB_ID, db_is_replica=True)
+        ).items()
+    }
+    expected = {
+        "app-cpu": ("GreaterThanThreshold", t.instance_cpu_percent, "missing"),
+        "alb-5xx": ("GreaterThanThreshold", t.alb_5xx_count, "notBreaching"),
+        "target-5xx": ("GreaterThanThreshold", t.alb_5xx_count, "notBreaching"),
+        "unhealthy-hosts": ("GreaterThanOrEqualToThreshold", t.unhealthy_hosts, "breaching"),
+        "response-time": ("GreaterThanThreshold", t.target_response_seconds, "notBreaching"),
+        "db-cpu": ("GreaterThanThreshold", t.db_cpu_percent, "missing"),
+        # Storage and memory are configured in GB and MB, measured in bytes.
+        "db-free-storage": ("LessThanThreshold", t.db_free_storage_gb * 1024**3, "missing"),
+        "db-free-memory": ("LessThanThreshold", t.db_free_memory_mb * 1024**2, "missing"),
+        "db-connections": ("GreaterThanThreshold", t.db_connections, "missing"),
+        # A replica that stops replicating reports nothing: as bad as lagging.
+        "replica-lag": ("GreaterThanThreshold", t.replica_lag_seconds, "breaching"),
+    }
+    assert {
+        k: (a["comparisonOperator"], a["threshold"], a["treatMissingData"])
+        for k, a in alarms.items()
+    } == expected
+
+
+def test_the_shipped_stacks_page_sooner_in_prod() -> None:
+    dev, prod = (shipped_stack(s).alerts.thresholds for s in ("dev", "prod"))
+    assert prod.instance_cpu_percent < dev.instance_cpu_percent
+    assert prod.alb_5xx_count < dev.alb_5xx_count
+    assert prod.target_response_seconds < dev.target_response_seconds
+    assert prod.replica_lag_seconds < dev.replica_lag_seconds
+
+
+def test_a_replica_alarm_needs_a_database() -> None:
+    with pytest.raises(ValueError, match=r"MonitoringArgs\.db_is_replica needs db_identifier"):
+        build_monitoring(db_is_replica=True)
+
+
+@pytest.mark.parametrize("with_database", [False, True])
+def test_one_dashboard_of_the_region_with_a_database_widget_only_for_a_database(
+    with_database: bool,
+) -> None:
+    database: dict[str, Any] = {"db_identifier": DB_ID} if with_database else {}
+    built = build_monitoring(**database)
+    (dashboard,) = built.of_type("aws:cloudwatch/dashboard:Dashboard")
+    assert (
+        dashboard.inputs["dashboardName"] == built.outputs["dashboard_name"] == ("qa-tap-eu-west-1")
+    )
+    body = dashboard.inputs["dashboardBody"]
+    assert body == dashboard_body(
+        "eu-west-1", {"alb": ALB_SUFFIX, "asg": ASG_NAME, "db": DB_ID if with_database else ""}
+    )
+    widgets = json.loads(body)["widgets"]
+    assert all(w["properties"]["region"] == "eu-west-1" for w in widgets)
+    titles = [w["properties"]["title"] for w in widgets]
+    assert ("Database" in titles) is with_database
+    assert (DB_ID in body) is with_database
+
+
+def test_everything_sits_under_monitoring_on_its_provider() -> None:
+    built = build_monitoring(db_identifier=DB_ID)
+    (component,) = built.components("tap:monitoring:Monitoring")
+    children = built.under(component)
+    assert len(children) == len(APP_ALARMS) + len(DB_ALARMS) + 1
+    assert {r.provider_urn for r in children if r.custom} == {built.provider_urn("aws-eu-west-1")}
+
+
+# --- in the whole program ---------------------------------------------------------------------
 
 
 def regions_of(plan: PlanResult) -> list[str]:
@@ -103,7 +282,15 @@ def test_every_alarm_notifies_its_own_regions_topic(any_plan: PlanResult) -> Non
     global_topics = [any_plan.id_of(t) for t in in_component(any_plan, TOPIC, f"{GLOBAL}-alerts")]
     for alarm in alarms:
         assert alarm.inputs["treatMissingData"] in ("missing", "breaching", "notBreaching")
-        if alarm.inputs["namespace"] == "AWS/Route53":
+        outer = any_plan.component_of(alarm)
+        if outer is not None and outer.type == "tap:audit:Audit":
+            # CIS monitoring alarms on the trail's logs: the primary region's topic, alarm only
+            # (an API call that happened cannot "recover").
+            primary = any_plan.outputs["deployment_summary"]["primary_region"]
+            topic = any_plan.outputs["regions"][primary]["alert_topic_arn"]
+            assert alarm.region == primary and alarm.inputs["alarmActions"] == [topic]
+            continue
+        if alarm.inputs["namespace"] in GLOBAL_NAMESPACES:
             (topic,) = global_topics
             assert alarm.region == GLOBAL_REGION, alarm.name
         else:
@@ -120,38 +307,8 @@ def _metrics(plan: PlanResult, region: str) -> dict[str, dict]:
     return {
         a["metricName"] + ":" + a["namespace"]: a
         for a in inputs_of(plan, ALARM, region)
-        if a["namespace"] != "AWS/Route53"
+        if a["namespace"] not in GLOBAL_NAMESPACES
     }
-
-
-def test_alarm_set_per_region(prod_plan: PlanResult) -> None:
-    expected_common = {
-        "CPUUtilization:AWS/EC2",
-        "HTTPCode_ELB_5XX_Count:AWS/ApplicationELB",
-        "HTTPCode_Target_5XX_Count:AWS/ApplicationELB",
-        "UnHealthyHostCount:AWS/ApplicationELB",
-        "TargetResponseTime:AWS/ApplicationELB",
-        "CPUUtilization:AWS/RDS",
-        "FreeStorageSpace:AWS/RDS",
-        "FreeableMemory:AWS/RDS",
-        "DatabaseConnections:AWS/RDS",
-    }
-    assert set(_metrics(prod_plan, "us-east-1")) == expected_common
-    # The DR replica region also watches replication lag.
-    assert set(_metrics(prod_plan, "us-west-2")) == expected_common | {"ReplicaLag:AWS/RDS"}
-
-
-def test_thresholds_follow_the_environment(prod_plan: PlanResult, dev_plan: PlanResult) -> None:
-    prod = _metrics(prod_plan, "us-east-1")
-    dev = _metrics(dev_plan, "us-east-1")
-    assert prod["CPUUtilization:AWS/EC2"]["threshold"] == 80
-    assert dev["CPUUtilization:AWS/EC2"]["threshold"] == 90
-    assert prod["TargetResponseTime:AWS/ApplicationELB"]["threshold"] == 1.0
-    assert prod["FreeStorageSpace:AWS/RDS"]["threshold"] == 5 * 1024**3
-    assert prod["FreeStorageSpace:AWS/RDS"]["comparisonOperator"] == "LessThanThreshold"
-    lag = _metrics(prod_plan, "us-west-2")["ReplicaLag:AWS/RDS"]
-    assert lag["threshold"] == 120 and lag["treatMissingData"] == "breaching"
-    assert lag["dimensions"] == {"DBInstanceIdentifier": "prod-db-replica-us-west-2"}
 
 
 def test_alarm_dimensions_point_at_the_regions_resources(stack_plan: PlanResult) -> None:
@@ -185,14 +342,26 @@ def test_dashboard_body_is_order_independent() -> None:
     assert a == b and "DBInstanceIdentifier" in a
 
 
-def test_every_log_group_has_retention_and_its_regions_key(stack_plan: PlanResult) -> None:
+def test_every_log_group_has_retention_and_a_rotating_key_of_its_region(
+    stack_plan: PlanResult,
+) -> None:
+    """A region's groups use that region's key; the others (the trail's copy, the edge's WAF
+    logs, the zone's query logs) a key of their own region too, never an AWS-owned one."""
     groups = stack_plan.of_type("aws:cloudwatch/logGroup:LogGroup")
     assert len(groups) >= 3 * len(regions_of(stack_plan))
+    keys = {key_arn(stack_plan, key): key for key in stack_plan.of_type(KEY)}
+    by_urn = stack_plan.by_urn()
     for group in groups:
         assert group.inputs["retentionInDays"] > 0, group.name
-        assert (
-            group.inputs["kmsKeyId"] == stack_plan.outputs["regions"][group.region]["kms_key_arn"]
-        )
+        key = keys.get(group.inputs["kmsKeyId"])
+        assert key is not None, group.name
+        assert key.region == group.region and key.inputs["enableKeyRotation"] is True, group.name
+        parent = by_urn.get(group.parent_urn)
+        while parent is not None and parent.type != "tap:region:Region":
+            parent = by_urn.get(parent.parent_urn)
+        if parent is not None:
+            regional_key = stack_plan.outputs["regions"][group.region]["kms_key_arn"]
+            assert group.inputs["kmsKeyId"] == regional_key, group.name
 
 
 @pytest.mark.parametrize(
@@ -216,12 +385,6 @@ def test_alert_config_errors(
     with pytest.raises(pulumi.RunError) as caught:
         run_config("dev", alerts=alerts)
     assert str(caught.value).startswith(f"invalid config {message}")
-
-
-def test_no_emails_means_no_subscriptions(run_config: Callable[..., PlanResult]) -> None:
-    plan = run_config("dev", alerts={"emails": []})
-    assert plan.of_type("aws:sns/topicSubscription:TopicSubscription") == []
-    assert len(plan.of_type(TOPIC)) == 2
 
 
 def test_alarm_publishing_is_limited_to_this_regions_alarms(any_plan: PlanResult) -> None:

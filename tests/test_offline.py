@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import re
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -207,3 +210,46 @@ def test_prefix_lists_answer_with_their_documented_weight() -> None:
     assert (cloudfront["maxEntries"], health["maxEntries"]) == (55, 25)
     assert re.fullmatch(r"pl-[0-9a-f]{8}", cloudfront["id"])
     assert cloudfront["id"] != lookup("us-west-2", {"name": cloudfront["name"]})["id"]
+
+
+def test_collection_pauses_during_a_run_and_resumes_after_it(tmp_path: Path) -> None:
+    """The harness pauses the cyclic garbage collector while the program runs (half of a run's
+    CPU otherwise): the program sees it off; the caller gets it back as it was, error or not."""
+    reports = tmp_path / "__main__.py"
+    reports.write_text("import gc, pulumi\npulumi.export('collecting', gc.isenabled())\n")
+    fails = tmp_path / "fails.py"
+    fails.write_text("raise RuntimeError('the program failed')\n")
+    assert gc.isenabled()
+    assert offline.run_program("dev", program=reports).outputs == {"collecting": False}
+    assert gc.isenabled()
+    with pytest.raises(Exception, match="the program failed"):
+        offline.run_program("dev", program=fails)
+    assert gc.isenabled()
+    gc.disable()  # a caller that turned it off keeps it off
+    try:
+        offline.run_program("dev", program=reports)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_components_run_alone_with_the_programs_mocks_and_strictness() -> None:
+    import pulumi
+    import pulumi_aws as aws
+
+    def build() -> dict[str, Any]:
+        provider = aws.Provider("aws-eu-west-1", region="eu-west-1")
+        opts = pulumi.ResourceOptions(provider=provider)
+        topic = aws.sns.Topic("alerts", name="unit-alerts", opts=opts)
+        return {"topic_arn": topic.arn, "plain": 1}
+
+    built = offline.run_components(build)
+    assert built.outputs == {
+        "topic_arn": f"arn:aws:sns:eu-west-1:{ACCT}:unit-alerts",
+        "plain": 1,
+    }
+    topic = built.one("aws:sns/topic:Topic", "alerts")
+    assert (topic.region, topic.inputs["name"]) == ("eu-west-1", "unit-alerts")
+    assert built.warnings == []
+    with pytest.raises(offline.OfflineError, match="'stray' has no explicit provider"):
+        offline.run_components(lambda: {"vpc": aws.ec2.Vpc("stray", cidr_block="10.0.0.0/16")})

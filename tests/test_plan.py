@@ -36,7 +36,8 @@ def test_human_output_has_resources_policy_and_cost(monkeypatch: pytest.MonkeyPa
     assert "region us-east-1 (primary):" in out and "total:" in out
     assert "policy (" in out and "mandatory:" not in out
     assert "estimated monthly cost (USD; on-demand list prices of us-east-1 as of" in out
-    assert "    Network us-east-1-network: $36.50" in out  # 730 h x ($0.045 NAT + $0.005 IPv4)
+    # A NAT instance: 730 h x ($0.0042 t4g.nano + $0.005 public IPv4) + 8 GB gp3 x $0.08.
+    assert "    Network us-east-1-network: $7.36" in out
 
 
 def test_json_output_for_ci(monkeypatch: pytest.MonkeyPatch) -> None:

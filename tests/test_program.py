@@ -137,16 +137,16 @@ def test_only_replicas_cross_regions(prod_plan: PlanResult) -> None:
     assert crossing == {"us-west-2-database-replica"}
 
 
+def snapshot(plan: PlanResult) -> list[tuple[str, str, str]]:
+    # Registration order is up to the engine's scheduling; the inputs are what must match.
+    return sorted((r.type, r.name, json.dumps(r.inputs, sort_keys=True)) for r in plan.resources)
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_two_runs_register_identical_inputs(stack: str) -> None:
-    first, second = run_program(stack), run_program(stack)
-
-    def snapshot(plan: PlanResult) -> list[tuple[str, str, str]]:
-        # Registration order is up to the engine's scheduling; the inputs are what must match.
-        return sorted(
-            (r.type, r.name, json.dumps(r.inputs, sort_keys=True)) for r in plan.resources
-        )
-
+    # The process's first run of the stack (shared with the other tests) and a new one: nothing
+    # a run leaves behind in the process (module state, caches) may change the next.
+    first, second = planned(stack), run_program(stack)
     assert snapshot(first) == snapshot(second)
     assert first.outputs == second.outputs
 
@@ -194,31 +194,33 @@ _SNAPSHOT = """
 import json, sys
 from tap_tooling.offline import run_program
 plan = run_program(sys.argv[1])
-rows = [(r.type, r.name, json.dumps(r.inputs, sort_keys=True)) for r in plan.resources]
-print(json.dumps(sorted(rows)))
+rows = sorted((r.type, r.name, json.dumps(r.inputs, sort_keys=True)) for r in plan.resources)
+print(json.dumps([rows, plan.outputs], sort_keys=True, default=str))
 """
 
 
 def test_inputs_do_not_depend_on_the_interpreters_hash_seed() -> None:
     """Each `pulumi up` is a new process with a new hash seed: set or dict-order accidents would
-    show up as diffs there, though never within one process."""
+    show up as diffs there, though never within one process. The run in this process is
+    compared with one in a process with another seed."""
     import os
     import subprocess
     import sys
 
     from tap_tooling.offline import PROJECT_DIR
 
-    def snapshot(seed: str) -> str:
-        env = {**os.environ, "PYTHONHASHSEED": seed}
-        done = subprocess.run(
-            [sys.executable, "-c", _SNAPSHOT, "prod"],
-            cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=True, timeout=120,
-        )  # fmt: skip
-        return done.stdout
-
-    first, second = snapshot("1"), snapshot("2")
-    assert first == second
-    assert len(json.loads(first)) > 200
+    # Unset means a random seed here: any fixed one differs (but for a 1 in 2**32 draw).
+    seed = "2" if os.environ.get("PYTHONHASHSEED") == "1" else "1"
+    done = subprocess.run(
+        [sys.executable, "-c", _SNAPSHOT, "prod"],
+        cwd=PROJECT_DIR, env={**os.environ, "PYTHONHASHSEED": seed}, capture_output=True,
+        text=True, check=True, timeout=120,
+    )  # fmt: skip
+    other_process = json.loads(done.stdout)
+    plan = planned("prod")
+    here = json.loads(json.dumps([snapshot(plan), plan.outputs], sort_keys=True, default=str))
+    assert other_process == here
+    assert len(other_process[0]) > 200
 
 
 # --- Accounts and production, from config -------------------------------------------------------

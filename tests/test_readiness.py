@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import json
@@ -15,7 +16,7 @@ import pytest
 from policy import crossguard
 from tap_tooling import plan, readiness, rules
 from tap_tooling.graph import Resource
-from tap_tooling.offline import PlanResult, run_program
+from tap_tooling.offline import PlanResult
 from tap_tooling.plan import judge
 from tap_tooling.rules import Context, PrefixList
 from tests.conftest import STACKS, all_features_config, planned
@@ -425,6 +426,105 @@ RESOURCE_CASES = [
         {"visibilityConfig": {"metricName": "prod-edge-waf"}},
         {"rules": [{"visibilityConfig": {"metricName": "Default_Action"}}]},
     ),
+    # WAF logging destinations, rate-based rules; CloudFront security headers.
+    Case(
+        "TAP-AWS-WAF-2",
+        readiness.WAF_LOGGING,
+        {
+            "resourceArn": f"arn:aws:wafv2:us-east-1:{ACCOUNT}:global/webacl/prod-edge-waf/1",
+            "logDestinationConfigs": [
+                f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:aws-waf-logs-prod-edge-waf"
+            ],
+        },
+        {
+            "resourceArn": f"arn:aws:wafv2:us-east-1:{ACCOUNT}:global/webacl/prod-edge-waf/1",
+            "logDestinationConfigs": [f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/tap/prod/waf"],
+        },
+    ),
+    Case(
+        "TAP-AWS-WAF-2",
+        readiness.WAF_LOGGING,
+        {"logDestinationConfigs": ["arn:aws:s3:::aws-waf-logs-prod-edge"]},
+        {
+            "resourceArn": f"arn:aws:wafv2:us-east-1:{ACCOUNT}:global/webacl/prod-edge-waf/1",
+            "logDestinationConfigs": [
+                f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:aws-waf-logs-prod-edge-waf"
+            ],
+        },
+    ),
+    Case(
+        "TAP-AWS-WAF-3",
+        readiness.WEB_ACL,
+        {
+            "rules": [
+                {
+                    "name": "rate-limit-per-ip",
+                    "statement": {"rateBasedStatement": {"limit": 10, "evaluationWindowSec": 300}},
+                }
+            ]
+        },
+        {"rules": [{"name": "r", "statement": {"rateBasedStatement": {"limit": 9}}}]},
+    ),
+    Case(
+        "TAP-AWS-WAF-3",
+        readiness.WEB_ACL,
+        {"rules": [{"statement": {"rateBasedStatement": {"limit": 2_000_000_000}}}]},
+        {"rules": [{"statement": {"rateBasedStatement": {"limit": 2_000_000_001}}}]},
+    ),
+    Case(
+        "TAP-AWS-WAF-3",
+        readiness.WEB_ACL,
+        {"rules": [{"statement": {"rateBasedStatement": {"evaluationWindowSec": 600}}}]},
+        {"rules": [{"statement": {"rateBasedStatement": {"evaluationWindowSec": 3600}}}]},
+    ),
+    Case(
+        "TAP-AWS-CF-2",
+        readiness.RESPONSE_HEADERS_POLICY,
+        {
+            "securityHeadersConfig": {
+                "strictTransportSecurity": {
+                    "accessControlMaxAgeSec": 31536000,
+                    "includeSubdomains": True,
+                    "override": True,
+                }
+            }
+        },
+        {
+            "securityHeadersConfig": {
+                "strictTransportSecurity": {
+                    "accessControlMaxAgeSec": 86400,
+                    "includeSubdomains": True,
+                    "override": True,
+                }
+            }
+        },
+    ),
+    Case(
+        "TAP-AWS-CF-2",
+        readiness.RESPONSE_HEADERS_POLICY,
+        {"securityHeadersConfig": {"strictTransportSecurity": {"includeSubdomains": "true"}}},
+        {"securityHeadersConfig": {"strictTransportSecurity": {"includeSubdomains": False}}},
+    ),
+    Case(
+        "TAP-AWS-CF-2",
+        readiness.RESPONSE_HEADERS_POLICY,
+        {
+            "securityHeadersConfig": {
+                "strictTransportSecurity": {"accessControlMaxAgeSec": 63072000}
+            }
+        },
+        {"securityHeadersConfig": {"frameOptions": {"frameOption": "DENY", "override": True}}},
+    ),
+    Case(
+        "TAP-AWS-CF-2",
+        readiness.DISTRIBUTION,
+        {
+            "defaultCacheBehavior": {
+                "responseHeadersPolicyId": "67f7725c-6f97-4210-82d7-5512b31e9d03"
+            }
+        },
+        {"defaultCacheBehavior": {"targetOriginId": "failover-origin"}},
+    ),
     Case(
         "TAP-AWS-SSM-1",
         readiness.SSM_PARAMETER,
@@ -707,9 +807,15 @@ def test_reserved_domains_cover_subdomains_only() -> None:
 # The catalogue itself
 
 
+# The readiness tests of a family of rules may live in a module of their own.
+READINESS_TEST_MODULES = (__name__, "tests.test_readiness_audit", "tests.test_readiness_nat")
+
+
 def test_every_readiness_rule_is_exercised_here() -> None:
-    source = inspect.getsource(importlib.import_module(__name__))
-    tested = set(re.findall(r'"(TAP-AWS-[A-Z0-9]+-\d+)"', source))
+    tested: set[str] = set()
+    for module in READINESS_TEST_MODULES:
+        source = inspect.getsource(importlib.import_module(module))
+        tested |= set(re.findall(r'"(TAP-AWS-[A-Z0-9]+-\d+)"', source))
     assert tested == {rule.id for rule in readiness.READINESS_RULES}
 
 
@@ -841,7 +947,151 @@ def test_shipped_stacks_are_deploy_ready(stack: str) -> None:
 @pytest.mark.parametrize("base", ["dev", "prod"])
 def test_all_features_config_is_deploy_ready(base: str) -> None:
     """Every optional feature on, over dev's sizes and over prod's guard rails."""
-    result = run_program(base, all_features_config(base))
+    result = planned(base, all_features_config(base))  # dev's is the ALL_FEATURES run
     assert {r.region for r in result.resources if r.region} >= {"eu-west-1", "eu-central-1"}
     assert result.of_type(rules.EC2_INSTANCE), "the bastion is planned"
     assert _mandatory(result) == []
+
+
+def test_waf_messages_name_the_destination_and_the_limit() -> None:
+    logging = readiness.CATALOGUE_BY_ID["TAP-AWS-WAF-2"]
+    assert isinstance(logging, rules.ResourceRule)
+    [message] = logging.check(
+        readiness.WAF_LOGGING,
+        {"logDestinationConfigs": [f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/tap/waf:*"]},
+        CTX,
+    )
+    assert "'/tap/waf' does not start with 'aws-waf-logs-'" in message
+    rate = readiness.CATALOGUE_BY_ID["TAP-AWS-WAF-3"]
+    assert isinstance(rate, rules.ResourceRule)
+    assert rate.check(
+        readiness.WEB_ACL,
+        {"rules": [{"name": "r", "statement": {"rateBasedStatement": {"limit": 5.0}}}]},
+        CTX,
+    ) == ["rules[0] (r) limit 5.0 outside 10-2,000,000,000 requests"]
+
+
+# --- Route 53 DNSSEC and query logging (stack rules, synthetic plans) ---
+
+DNSSEC_ZONE_ID = "Z0123456789ABCDEFGHIJ"
+DNSSEC_ZONE_ID = "Z0123456789ABCDEFGHIJ"
+KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+DNSSEC_POLICY = _policy(
+    {
+        "Effect": "Allow",
+        "Principal": {"Service": "dnssec-route53.amazonaws.com"},
+        "Action": ["kms:DescribeKey", "kms:GetPublicKey", "kms:Sign"],
+        "Resource": "*",
+        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+    }
+)
+
+
+def _signed_zone(key: dict[str, Any], region: str = "us-east-1", **ksk: Any) -> list:
+    signing_key = view(rules.KMS_KEY, "dnssec-key", key, region)
+    signing_key = dataclasses.replace(signing_key, handles=frozenset({KEY_ARN}))
+    return [
+        signing_key,
+        view(
+            readiness.KSK,
+            "ksk",
+            {"hostedZoneId": DNSSEC_ZONE_ID, "keyManagementServiceArn": KEY_ARN,
+             "name": "prod_ksk", "status": "ACTIVE", **ksk},
+        ),
+        view(
+            readiness.ZONE_SIGNING,
+            "signing",
+            {"hostedZoneId": DNSSEC_ZONE_ID, "signingStatus": "SIGNING"},
+        ),
+    ]  # fmt: skip
+
+
+GOOD_KEY = {"customerMasterKeySpec": "ECC_NIST_P256", "keyUsage": "SIGN_VERIFY",
+            "policy": DNSSEC_POLICY}  # fmt: skip
+
+
+def test_dnssec_takes_an_ecc_p256_signing_key_of_us_east_1_route53_may_use() -> None:
+    assert findings("TAP-AWS-DNS-4", _signed_zone(GOOD_KEY)) == []
+    symmetric = {"policy": DNSSEC_POLICY}
+    assert findings("TAP-AWS-DNS-4", _signed_zone(symmetric)) == [
+        "key dnssec-key: a SYMMETRIC_DEFAULT ENCRYPT_DECRYPT key: Route 53 signs with "
+        "ECC_NIST_P256 SIGN_VERIFY only"
+    ]
+    assert findings(
+        "TAP-AWS-DNS-4", _signed_zone({**GOOD_KEY, "customerMasterKeySpec": "ECC_NIST_P384"})
+    )
+    assert findings("TAP-AWS-DNS-4", _signed_zone(GOOD_KEY, region="eu-west-1")) == [
+        "key dnssec-key: in eu-west-1: Route 53 takes DNSSEC keys of us-east-1"
+    ]
+    no_sign = json.loads(DNSSEC_POLICY)
+    no_sign["Statement"][0]["Action"] = ["kms:DescribeKey", "kms:GetPublicKey"]
+    assert findings("TAP-AWS-DNS-4", _signed_zone({**GOOD_KEY, "policy": json.dumps(no_sign)})) == [
+        "key dnssec-key: its policy does not allow kms:Sign to dnssec-route53.amazonaws.com"
+    ]
+    # A policy unknown at plan time is not judged.
+    assert findings("TAP-AWS-DNS-4", _signed_zone({**GOOD_KEY, "policy": None})) == []
+
+
+def test_a_ksk_name_fits_route53_and_signing_needs_an_active_ksk() -> None:
+    assert findings("TAP-AWS-DNS-4", _signed_zone(GOOD_KEY, name="prod-ksk")) == [
+        "name 'prod-ksk' does not match what AWS accepts (allowed: letters, digits and '_')"
+    ]
+    assert findings("TAP-AWS-DNS-4", _signed_zone(GOOD_KEY, name="k1"))
+    assert findings("TAP-AWS-DNS-4", _signed_zone(GOOD_KEY, status="INACTIVE")) == [
+        f"signs zone {DNSSEC_ZONE_ID}, which has no ACTIVE key-signing key"
+    ]
+
+
+GROUP_ARN = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/route53/acme.io"
+
+
+def _logged_zone(
+    group_arn: str = GROUP_ARN, policy_region: str = "us-east-1", **statement: Any
+) -> list:
+    document = _policy(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "route53.amazonaws.com"},
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"{GROUP_ARN}:*",
+            **statement,
+        }
+    )
+    return [
+        view(readiness.LOG_RESOURCE_POLICY, "query-logs-policy", {"policyDocument": document},
+             policy_region),
+        view(readiness.QUERY_LOG, "query-log",
+             {"zoneId": DNSSEC_ZONE_ID, "cloudwatchLogGroupArn": group_arn}),
+    ]  # fmt: skip
+
+
+def test_query_logs_go_to_us_east_1_through_a_resource_policy_there() -> None:
+    assert findings("TAP-AWS-DNS-5", _logged_zone()) == []
+    assert (
+        findings(
+            "TAP-AWS-DNS-5",
+            _logged_zone(Resource="arn:aws:logs:us-east-1:*:log-group:/aws/route53/*"),
+        )
+        == []
+    )
+    west = GROUP_ARN.replace("us-east-1", "eu-west-1")
+    assert findings("TAP-AWS-DNS-5", _logged_zone(west)) == [
+        "log group /aws/route53/acme.io is in eu-west-1: Route 53 logs queries to us-east-1 only"
+    ]
+    missing = ("no CloudWatch Logs resource policy in us-east-1 allows {} on /aws/route53/acme.io "
+               "to route53.amazonaws.com")  # fmt: skip
+    both = "logs:CreateLogStream, logs:PutLogEvents"
+    assert findings("TAP-AWS-DNS-5", _logged_zone(policy_region="eu-west-1")) == [
+        missing.format(both)
+    ]
+    assert findings("TAP-AWS-DNS-5", _logged_zone(Resource=f"{GROUP_ARN}-other:*")) == [
+        missing.format(both)
+    ]
+    assert findings("TAP-AWS-DNS-5", _logged_zone(Action="logs:PutLogEvents")) == [
+        missing.format("logs:CreateLogStream")
+    ]
+    assert findings(
+        "TAP-AWS-DNS-5", _logged_zone(Principal={"Service": "delivery.logs.amazonaws.com"})
+    )
+    # Unknown at plan time: not judged.
+    assert findings("TAP-AWS-DNS-5", _logged_zone(group_arn=None)) == []  # type: ignore[arg-type]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import linecache
 import logging
 from typing import Any
 
@@ -44,3 +45,50 @@ def test_secret_marking_and_names() -> None:
     marked = {sdk.SECRET_SIG: "1b47061264138c4ac30d75fd1eb44270", "value": "v"}
     assert sdk.is_secret(marked) and not sdk.is_secret({"value": "v"})
     assert sdk.EngineCommandResult(stdout="", stderr="", code=0).code == 0
+
+
+class _PositionMonitor(RecordingMonitor):
+    """Keeps the source line each registration points at ("" when it carries none)."""
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self.positions: dict[str, str] = {}
+
+    def RegisterResource(self, request: Any) -> Any:
+        where = request.sourcePosition
+        path = where.uri.removeprefix("file://")
+        self.positions[request.name] = linecache.getline(path, where.line).strip() if path else ""
+        return super().RegisterResource(request)
+
+
+def _register_a_topic(skip_positions: bool) -> _PositionMonitor:
+    mocks = RecordingMocks()
+    monitor = _PositionMonitor(mocks)
+    sdk.install_mocks(mocks, monitor, "tap", "sdk", logging.getLogger("tap.sdk"), {})
+
+    async def body() -> None:
+        provider = aws.Provider("aws-eu-west-1", region="eu-west-1")
+        aws.sns.Topic("t", opts=pulumi.ResourceOptions(provider=provider))
+
+    try:
+        if skip_positions:
+            with sdk.without_source_positions():
+                sdk.run(body)
+        else:
+            sdk.run(body)
+    finally:
+        sdk.clear_config()
+    return monitor
+
+
+def test_registrations_can_skip_their_source_positions() -> None:
+    # The SDK's own behaviour: the line of the program that created the resource.
+    created_at = 'aws.sns.Topic("t", opts=pulumi.ResourceOptions(provider=provider))'
+    assert _register_a_topic(skip_positions=False).positions["t"] == created_at
+    skipped = _register_a_topic(skip_positions=True)
+    assert skipped.positions["aws-eu-west-1"] == skipped.positions["t"] == ""
+    (topic,) = [r for r in skipped.recorded if r.type == "aws:sns/topic:Topic"]
+    assert topic.urn == "urn:pulumi:sdk::tap::pulumi:pulumi:Stack$aws:sns/topic:Topic::t"
+    assert topic.region == "eu-west-1"
+    # Restored afterwards: the next run has them again.
+    assert _register_a_topic(skip_positions=False).positions["t"] == created_at

@@ -586,6 +586,39 @@ def test_a_missing_output_fails_the_check_that_needs_it(moto_clients: ClientFact
     assert by_key(checks)[(PRIMARY, "load balancer")].detail == "stack output alb_arn is missing"
 
 
+def test_an_output_of_the_wrong_type_fails_the_check_that_reads_it(
+    moto_clients: ClientFactory,
+) -> None:
+    world = build_world(moto_clients)
+    world.region(SECONDARY)["asg_name"] = ["prod-web-us-west-2"]
+    checks = verify(world.outputs, moto_clients)
+    assert failed(checks) == [(SECONDARY, "auto scaling group")]
+    assert by_key(checks)[(SECONDARY, "auto scaling group")].detail == (
+        "stack output regions.us-west-2.asg_name: expected a string, got ['prod-web-us-west-2']"
+    )
+
+
+def test_a_region_the_outputs_lack_fails_as_one_row(moto_clients: ClientFactory) -> None:
+    world = build_world(moto_clients)
+    del world.outputs["regions"][SECONDARY]
+    checks = verify(world.outputs, moto_clients)
+    assert failed(checks) == [(SECONDARY, "outputs")]
+    assert by_key(checks)[(SECONDARY, "outputs")].detail == (
+        "stack output regions.us-west-2 is missing"
+    )
+
+
+def test_outputs_that_do_not_parse_are_one_line(moto_clients: ClientFactory) -> None:
+    world = build_world(moto_clients)
+    world.outputs["regions"][SECONDARY] = "[secret]"
+    with pytest.raises(OpsError) as error:
+        verify(world.outputs, moto_clients)
+    assert str(error.value) == (
+        "cannot verify: outputs regions.us-west-2: expected an object "
+        "(pass the right --outputs file)"
+    )
+
+
 def test_cloudfront_distribution_is_checked_when_the_edge_is_on(
     moto_clients: ClientFactory,
 ) -> None:

@@ -22,6 +22,7 @@ import dns.exception
 import dns.resolver
 
 from tap.global_provider import GLOBAL_PROVIDER_NAME
+from tap.outputs import OutputsError, parse
 
 PROJECT = "tap"
 """`name` in Pulumi.yaml: the project part of every URN."""
@@ -103,14 +104,14 @@ def zone_targets(stack: str, project: str = PROJECT) -> list[str]:
 
 def zone_name_servers(outputs: Mapping[str, Any]) -> tuple[str, ...] | None:
     """The created zone's name servers from the stack outputs (`dns.name_servers`), or None
-    while the stack has no zone yet (a new stack, or one that never got that far)."""
-    dns_output = outputs.get("dns")
-    if not isinstance(dns_output, Mapping):
+    while the stack has no zone yet (a new stack, or one that never got that far) or outputs
+    that do not say (a zone looked up rather than created, unreadable outputs)."""
+    try:
+        dns = parse(outputs, complete=False).dns
+        names = dns.name_servers.or_none() if dns and dns.name_servers else None
+    except OutputsError:
         return None
-    names = dns_output.get("name_servers")
-    if not isinstance(names, list | tuple) or not names:
-        return None
-    return tuple(str(name) for name in names)
+    return names or None
 
 
 def registrar_step(

@@ -25,13 +25,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from tap import naming
 from tap.config import NAMESPACE, ConfigError, StackConfig, parse_stack_config
+from tap.outputs import OutputsError, ParsedOutputs, Value, parse
 from tap_tooling.ops.aws import ClientFactory, describe_error, error_code
 from tap_tooling.ops.errors import ExitCode, OpsError
 from tap_tooling.ops.verify import check_health
@@ -49,6 +50,7 @@ LAG_WINDOW = timedelta(minutes=15)
 PROJECT = "tap"
 """`name` in Pulumi.yaml: the project part of every URN."""
 PROVIDER_TYPE = "pulumi:providers:aws"
+T = TypeVar("T")
 
 
 class DrEngine(Protocol):
@@ -99,9 +101,8 @@ def run_status(
 ) -> ExitCode:
     """Print the DR table; FAILED when something could not be read (one line each)."""
     problems: list[str] = []
-    rows = [
-        region_status(config, region, outputs, clients, problems) for region in _ordered(config)
-    ]
+    parsed = read_outputs(outputs)
+    rows = [region_status(config, region, parsed, clients, problems) for region in _ordered(config)]
     active = config.active_region
     if active == config.primary_region:
         out(f"stack {stack}: writes go to the primary region {active}")
@@ -117,7 +118,7 @@ def run_status(
 def region_status(
     config: StackConfig,
     region: str,
-    outputs: Mapping[str, Any],
+    outputs: ParsedOutputs,
     clients: ClientFactory,
     problems: list[str],
 ) -> RegionStatus:
@@ -173,12 +174,23 @@ def database_role(config: StackConfig, region: str, instance: Mapping[str, Any])
     return FORMER_PRIMARY if config.database.promoted_regions else PRIMARY
 
 
-def db_identifier(config: StackConfig, region: str, outputs: Mapping[str, Any]) -> str | None:
+def read_outputs(outputs: Mapping[str, Any]) -> ParsedOutputs:
+    """The stack outputs, typed (tap/outputs.py). DR runs when things are broken: outputs that
+    do not parse count as none, and the names come from the config."""
+    try:
+        return parse(outputs, complete=False)
+    except OutputsError:
+        return parse({}, complete=False)
+
+
+def db_identifier(config: StackConfig, region: str, outputs: ParsedOutputs) -> str | None:
     """The region's DB instance identifier: the stack output `regions.<region>.db_identifier`,
     else the name the program gives it (components/database.py); None when it has none."""
-    regional = _mapping(_mapping(outputs.get("regions")).get(region))
-    if regional.get("db_identifier"):
-        return str(regional["db_identifier"])
+    regional = outputs.regions.get(region)
+    database = regional.database if regional else None
+    identifier = _lenient(database.db_identifier) if database else None
+    if identifier:
+        return identifier
     is_primary = region == config.primary_region
     if not is_primary and not config.database.replicas_enabled:
         return None
@@ -221,17 +233,16 @@ def replica_lag(cloudwatch: Any, identifier: str, now: datetime | None = None) -
     return f"{latest['Maximum']:.0f} s ({stamp})"
 
 
-def health_check_id(outputs: Mapping[str, Any], region: str) -> str | None:
+def health_check_id(outputs: ParsedOutputs, region: str) -> str | None:
     """The region's Route53 health check from the stack output `dns.health_check_ids`."""
-    ids = _mapping(_mapping(outputs.get("dns")).get("health_check_ids"))
-    value = ids.get(region)
-    return str(value) if value else None
+    ids = _lenient(outputs.dns.health_check_ids) if outputs.dns else None
+    return (ids or {}).get(region) or None
 
 
 def _health_cell(
     config: StackConfig,
     region: str,
-    outputs: Mapping[str, Any],
+    outputs: ParsedOutputs,
     clients: ClientFactory,
     problems: list[str],
 ) -> str:
@@ -269,7 +280,8 @@ def run_promote(
     """Promote `region`'s replica and make the stack follow; raises OpsError (one line, with
     its exit code) when it refuses or a step fails. Safe to run again after any failure."""
     check_promotable(config, stack, region)
-    identifier = db_identifier(config, region, outputs)
+    parsed = read_outputs(outputs)
+    identifier = db_identifier(config, region, parsed)
     assert identifier is not None  # check_promotable: a secondary with replicas on
     rds = clients("rds", region)
     policy = wait or WaitPolicy()
@@ -281,7 +293,7 @@ def run_promote(
         out(f"1/3 {identifier} is {_status(instance)}: waiting until it is available")
         instance = _wait(rds, region, identifier, policy, out, lambda i: _status(i) == AVAILABLE)
     if instance.get("ReadReplicaSourceDBInstanceIdentifier"):
-        confirm_primary_down(config, stack, region, outputs, clients, force, out)
+        confirm_primary_down(config, stack, region, parsed, clients, force, out)
         _report_lag(clients, region, identifier, out)
         out(f"1/3 promoting {identifier} in {region} (this takes minutes)")
         try:
@@ -351,7 +363,7 @@ def confirm_primary_down(
     config: StackConfig,
     stack: str,
     region: str,
-    outputs: Mapping[str, Any],
+    outputs: ParsedOutputs,
     clients: ClientFactory,
     force: bool,
     out: Callable[[str], None],
@@ -807,8 +819,12 @@ def _stop_without_credentials(exc: ClientError | BotoCoreError) -> None:
         raise OpsError(f"no AWS credentials: {describe_error(exc)}") from None
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+def _lenient(value: Value[T]) -> T | None:
+    """An output's value; None when it is missing or of the wrong type (the caller falls back)."""
+    try:
+        return value.or_none()
+    except OutputsError:
+        return None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -21,6 +21,17 @@ import botocore.exceptions
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tap.config import AwsConfig
+from tap.outputs import (
+    OutputsError,
+    ParsedAudit,
+    ParsedDatabase,
+    ParsedDns,
+    ParsedEdge,
+    ParsedOutputs,
+    ParsedRegion,
+    ParsedSummary,
+    parse,
+)
 from tap_tooling.ops.aws import ClientFactory, describe_error, error_code, require_account
 from tap_tooling.ops.errors import ExitCode, OpsError
 
@@ -124,7 +135,8 @@ class Check:
 
 
 class MissingOutput(Exception):
-    """A stack output the check needs is absent: reported as that check failing."""
+    """A stack output the check needs is absent: reported as that check failing (values of the
+    outputs raise OutputsError themselves; this is for a region's absent `db_*` keys)."""
 
 
 def load_outputs_file(path: Path) -> dict[str, Any]:
@@ -167,8 +179,10 @@ def run(
 
 def check_outputs_match(outputs: Mapping[str, Any], stack: str, environment: str) -> None:
     """Outputs of another stack would be verified against the wrong expectations."""
-    summary = outputs.get("deployment_summary")
-    actual = summary.get("environment") if isinstance(summary, Mapping) else None
+    try:
+        actual = parse(outputs, complete=False).deployment_summary.environment.or_none()
+    except OutputsError:
+        return  # not a TAP stack's outputs at all: verify says so
     if actual is not None and actual != environment:
         raise OpsError(
             f"the outputs are of environment {actual}, but stack {stack} deploys {environment}; "
@@ -210,56 +224,82 @@ def verify(
     `production`: the stack config's `is_production` (prod-only checks such as Multi-AZ);
     None reads it from the outputs (`deployment_summary.production`, else environment `prod`,
     for outputs written before that key existed).
-    Raises OpsError (one line) as soon as a call shows the credentials do not work.
+    Raises OpsError (one line) as soon as a call shows the credentials do not work, or when
+    the outputs are not a TAP stack's.
     """
-    summary = outputs.get("deployment_summary")
-    regions = outputs.get("regions")
-    if not isinstance(summary, Mapping) or not isinstance(regions, Mapping):
+    parsed = read_outputs(outputs)
+    try:
+        return _checks(parsed, clients, production)
+    except OutputsError as exc:  # a value every check depends on, of the wrong type
+        raise OpsError(f"cannot verify: {exc}") from None
+
+
+def read_outputs(outputs: Mapping[str, Any]) -> ParsedOutputs:
+    """The outputs, typed (tap/outputs.py); OpsError when they are not a TAP stack's. A value
+    they lack fails only the check that needs it."""
+    try:
+        parsed = parse(outputs, complete=False)
+        primary = parsed.deployment_summary.primary_region.or_none()
+    except OutputsError as exc:
+        raise OpsError(f"cannot verify: {exc} (pass the right --outputs file)") from None
+    if primary is None or not parsed.regions:
         raise OpsError(
             "the outputs have no deployment_summary/regions: is this a deployed TAP stack? "
             "(run `deploy.py up` first, or pass the right --outputs file)"
         )
-    primary = str(summary.get("primary_region", ""))
+    return parsed
+
+
+def _checks(outputs: ParsedOutputs, clients: ClientFactory, production: bool | None) -> list[Check]:
+    summary, regions = outputs.deployment_summary, outputs.regions
+    primary = summary.primary_region.get()
     is_prod = is_production(summary) if production is None else production
+    primary_database = regions[primary].database if primary in regions else None
+    primary_db = primary_database.db_identifier.or_none() if primary_database else None
     checks: list[Check] = []
-    primary_db = _mapping(regions.get(primary)).get("db_identifier")
     for region in ordered_regions(summary, regions):
+        if region not in regions:
+            checks.append(
+                Check(region, "outputs", False, f"stack output regions.{region} is missing")
+            )
+            continue
         checks += region_checks(
             clients,
             region,
-            _mapping(regions.get(region)),
+            regions[region],
             summary,
             region == primary,
             is_prod,
-            primary_db=(primary, str(primary_db)) if primary_db else None,
+            primary_db=(primary, primary_db) if primary_db else None,
         )
-    checks += dns_checks(clients, outputs.get("dns"), primary or GLOBAL)
-    checks.append(trail_check(clients, outputs.get("audit"), primary))
-    checks.append(edge_check(clients, outputs.get("edge"), primary))
+    checks += dns_checks(clients, outputs.dns, primary)
+    checks.append(trail_check(clients, outputs.audit, primary))
+    checks.append(edge_check(clients, outputs.edge, primary))
     return checks
 
 
-def is_production(summary: Mapping[str, Any]) -> bool:
-    """Whether the outputs describe a production stack (StackConfig.is_production at `up`)."""
-    production = summary.get("production")
-    if isinstance(production, bool):
+def is_production(summary: ParsedSummary) -> bool:
+    """Whether the outputs describe a production stack (StackConfig.is_production at `up`);
+    outputs written before `deployment_summary.production` existed: environment `prod`."""
+    production = summary.production.or_none()
+    if production is not None:
         return production
-    return summary.get("environment") == "prod"
+    return summary.environment.or_none() == "prod"
 
 
-def ordered_regions(summary: Mapping[str, Any], regions: Mapping[str, Any]) -> list[str]:
+def ordered_regions(summary: ParsedSummary, regions: Mapping[str, ParsedRegion]) -> list[str]:
     """The primary region first, then the others in the summary's order (or sorted)."""
-    names = [str(r) for r in summary.get("regions") or sorted(regions)]
-    names += [str(r) for r in sorted(regions) if r not in names]
-    primary = summary.get("primary_region")
+    names = list(summary.regions.or_none() or sorted(regions))
+    names += [name for name in sorted(regions) if name not in names]
+    primary = summary.primary_region.or_none()
     return sorted(names, key=lambda name: name != primary)
 
 
 def region_checks(
     clients: ClientFactory,
     region: str,
-    out: Mapping[str, Any],
-    summary: Mapping[str, Any],
+    out: ParsedRegion,
+    summary: ParsedSummary,
     is_primary: bool,
     is_prod: bool,
     primary_db: tuple[str, str] | None = None,
@@ -268,27 +308,28 @@ def region_checks(
     must replicate from."""
     ec2, elbv2 = clients("ec2", region), clients("elbv2", region)
     asg, rds = clients("autoscaling", region), clients("rds", region)
-    az_count = summary.get("az_count")
     checks = [
         run_check(region, "vpc", lambda: check_vpc(ec2, out)),
-        run_check(region, "subnets", lambda: check_subnets(ec2, out, az_count)),
+        run_check(region, "subnets", lambda: check_subnets(ec2, out, summary.az_count.or_none())),
         run_check(region, "load balancer", lambda: check_load_balancer(elbv2, out)),
         run_check(region, "healthy targets", lambda: check_targets(elbv2, out)),
         run_check(region, "auto scaling group", lambda: check_asg(asg, out)),
     ]
     # The outputs say which database a region has: after a DR promotion the secondary's
     # database is a writable primary (db_is_replica false) and is checked as one.
-    if out.get("db_identifier") and out.get("db_is_replica"):
+    database = out.database
+    identifier = database.db_identifier.or_none() if database else None
+    if database and identifier and database.db_is_replica.or_none():
         checks.append(
             run_check(region, "read replica", lambda: check_replica(rds, out, primary_db))
         )
-    elif is_primary or out.get("db_identifier"):
+    elif is_primary or identifier:
         checks.append(run_check(region, "database", lambda: check_primary_db(rds, out, is_prod)))
     else:
         checks.append(
             Check(region, "read replica", True, "DR replication off for this region", True)
         )
-    if is_primary or out.get("db_identifier"):
+    if is_primary or identifier:
         # Every region with a database keeps its own copy of the master credential: the app of
         # a region never depends on another region's secret, before or after a promotion.
         secrets = clients("secretsmanager", region)
@@ -304,6 +345,9 @@ def run_check(region: str, name: str, probe: Callable[[], tuple[bool, str]]) -> 
         passed, detail = probe()
     except MissingOutput as exc:
         return Check(region, name, False, f"stack output {exc} is missing")
+    except OutputsError as exc:
+        missing = f"{exc.key} is missing" if exc.missing else f"{exc.path}: {exc.problem}"
+        return Check(region, name, False, f"stack output {missing}")
     except (ClientError, BotoCoreError) as exc:
         if is_credential_error(exc):
             raise credentials_error(exc) from None
@@ -311,21 +355,25 @@ def run_check(region: str, name: str, probe: Callable[[], tuple[bool, str]]) -> 
     return Check(region, name, passed, detail)
 
 
-def check_vpc(ec2: Any, out: Mapping[str, Any]) -> tuple[bool, str]:
-    vpc_id = _need(out, "vpc_id")
+def check_vpc(ec2: Any, out: ParsedRegion) -> tuple[bool, str]:
+    vpc_id = out.vpc_id.get()
     vpc = ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]
     problems = []
     if vpc.get("State") != "available":
         problems.append(f"state {vpc.get('State')}")
-    expected_cidr = out.get("vpc_cidr")
+    expected_cidr = out.vpc_cidr.or_none()
     if expected_cidr and vpc.get("CidrBlock") != expected_cidr:
         problems.append(f"CIDR {vpc.get('CidrBlock')}, outputs say {expected_cidr}")
     return _verdict(problems, f"{vpc_id} {vpc.get('CidrBlock')} available")
 
 
-def check_subnets(ec2: Any, out: Mapping[str, Any], az_count: Any) -> tuple[bool, str]:
-    vpc_id = _need(out, "vpc_id")
-    tiers = {tier: list(_need(out, f"{tier}_subnet_ids")) for tier in _SUBNET_TIERS}
+def check_subnets(ec2: Any, out: ParsedRegion, az_count: int | None) -> tuple[bool, str]:
+    vpc_id = out.vpc_id.get()
+    tiers = {
+        "public": out.public_subnet_ids.get(),
+        "private": out.private_subnet_ids.get(),
+        "database": out.database_subnet_ids.get(),
+    }
     wanted = [subnet for ids in tiers.values() for subnet in ids]
     # One call for all of them; an id that no longer exists fails the call with NotFound.
     found = ec2.describe_subnets(SubnetIds=wanted)["Subnets"] if wanted else []
@@ -335,7 +383,7 @@ def check_subnets(ec2: Any, out: Mapping[str, Any], az_count: Any) -> tuple[bool
     problems += [
         f"{s['SubnetId']} is {s.get('State')}" for s in found if s.get("State") != "available"
     ]
-    if isinstance(az_count, int):
+    if az_count is not None:
         problems += [
             f"{len(ids)} {tier} subnets for {az_count} AZs"
             for tier, ids in tiers.items()
@@ -345,19 +393,16 @@ def check_subnets(ec2: Any, out: Mapping[str, Any], az_count: Any) -> tuple[bool
     return _verdict(problems, f"{len(found)} subnets ({counts}) in {vpc_id}")
 
 
-_SUBNET_TIERS = ("public", "private", "database")
-
-
-def check_load_balancer(elbv2: Any, out: Mapping[str, Any]) -> tuple[bool, str]:
-    arn = _need(out, "alb_arn")
+def check_load_balancer(elbv2: Any, out: ParsedRegion) -> tuple[bool, str]:
+    arn = out.alb_arn.get()
     balancer = elbv2.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"][0]
     state = balancer.get("State", {}).get("Code")
     return state == "active", f"{balancer.get('DNSName')} {state}"
 
 
-def check_targets(elbv2: Any, out: Mapping[str, Any]) -> tuple[bool, str]:
+def check_targets(elbv2: Any, out: ParsedRegion) -> tuple[bool, str]:
     """At least one healthy target and none reported unhealthy."""
-    arn = _need(out, "target_group_arn")
+    arn = out.target_group_arn.get()
     descriptions = elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
     states = [d.get("TargetHealth", {}).get("State", "unknown") for d in descriptions]
     healthy = states.count(_HEALTHY)
@@ -368,8 +413,8 @@ def check_targets(elbv2: Any, out: Mapping[str, Any]) -> tuple[bool, str]:
     return healthy > 0 and not _BAD_TARGET_STATES.intersection(states), detail
 
 
-def check_asg(autoscaling: Any, out: Mapping[str, Any]) -> tuple[bool, str]:
-    name = _need(out, "asg_name")
+def check_asg(autoscaling: Any, out: ParsedRegion) -> tuple[bool, str]:
+    name = out.asg_name.get()
     groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
         "AutoScalingGroups"
     ]
@@ -387,8 +432,8 @@ def check_asg(autoscaling: Any, out: Mapping[str, Any]) -> tuple[bool, str]:
     return desired > 0 and in_service >= desired, detail
 
 
-def check_primary_db(rds: Any, out: Mapping[str, Any], is_prod: bool) -> tuple[bool, str]:
-    instance = _db_instance(rds, _need(out, "db_identifier"))
+def check_primary_db(rds: Any, out: ParsedRegion, is_prod: bool) -> tuple[bool, str]:
+    instance = _db_instance(rds, _database(out).db_identifier.get())
     problems = _db_problems(instance)
     if is_prod and not instance.get("MultiAZ"):
         problems.append("not Multi-AZ (required in prod)")
@@ -398,10 +443,10 @@ def check_primary_db(rds: Any, out: Mapping[str, Any], is_prod: bool) -> tuple[b
 
 
 def check_replica(
-    rds: Any, out: Mapping[str, Any], primary_db: tuple[str, str] | None = None
+    rds: Any, out: ParsedRegion, primary_db: tuple[str, str] | None = None
 ) -> tuple[bool, str]:
     """A read replica of the stack's primary (`primary_db`: its region and identifier)."""
-    instance = _db_instance(rds, _need(out, "db_identifier"))
+    instance = _db_instance(rds, _database(out).db_identifier.get())
     problems = _db_problems(instance)
     source = instance.get("ReadReplicaSourceDBInstanceIdentifier")
     if not source:
@@ -413,31 +458,31 @@ def check_replica(
     return _verdict(problems, f"{instance['DBInstanceIdentifier']} replicating from {source}{busy}")
 
 
-def check_db_secret(secrets: Any, region: str, out: Mapping[str, Any]) -> tuple[bool, str]:
+def check_db_secret(secrets: Any, region: str, out: ParsedRegion) -> tuple[bool, str]:
     """The region's own master secret: in this region, under this region's key, not deleted.
     Its value is not read: verify needs no access to the credential."""
-    arn = str(_need(out, "db_secret_arn"))
+    arn = _database(out, "db_secret_arn").db_secret_arn.get()
     secret_region = arn.split(":")[3] if arn.count(":") >= 3 else "?"
     if secret_region != region:
         # Not even asked: this region's client cannot see another region's secret.
         return False, f"secret of region {secret_region}, not {region}"
     secret = secrets.describe_secret(SecretId=arn)
     problems = []
-    key = out.get("kms_key_arn")
-    if key and secret.get("KmsKeyId") not in (key, str(key).rsplit("/", 1)[-1]):
+    key = out.kms_key_arn.or_none()
+    if key and secret.get("KmsKeyId") not in (key, key.rsplit("/", 1)[-1]):
         problems.append(f"encrypted with {secret.get('KmsKeyId') or 'the default key'}, not {key}")
     if secret.get("DeletedDate"):
         problems.append("scheduled for deletion")
     return _verdict(problems, f"{secret.get('Name')} in {region}, region key")
 
 
-def dns_checks(clients: ClientFactory, dns: Any, home_region: str) -> list[Check]:
+def dns_checks(clients: ClientFactory, dns: ParsedDns | None, home_region: str) -> list[Check]:
     """Failover records and one health check per region; skipped when there is no domain."""
-    if not dns:
+    if dns is None:
         return [Check(GLOBAL, "dns failover", True, "no domain configured (no dns output)", True)]
     route53 = clients("route53", home_region if home_region != GLOBAL else "us-east-1")
     checks = [run_check(GLOBAL, "failover records", lambda: check_failover_records(route53, dns))]
-    health_checks = _mapping(dns.get("health_check_ids"))
+    health_checks = dns.health_check_ids.or_none() or {}
     if not health_checks:
         checks.append(Check(GLOBAL, "health checks", False, "dns.health_check_ids is empty"))
     for region, check_id in sorted(health_checks.items()):
@@ -449,12 +494,12 @@ def _health_probe(route53: Any, check_id: str) -> Callable[[], tuple[bool, str]]
     return lambda: check_health(route53, check_id)
 
 
-def check_failover_records(route53: Any, dns: Mapping[str, Any]) -> tuple[bool, str]:
-    zone_id = _need(dns, "zone_id")
+def check_failover_records(route53: Any, dns: ParsedDns) -> tuple[bool, str]:
+    zone_id = dns.zone_id.get()
     # Behind CloudFront the regions fail over at an origin name and app_fqdn points at the
     # distribution; the outputs name it failover_fqdn (absent: app_fqdn itself fails over).
-    name = dns.get("failover_fqdn") or _need(dns, "app_fqdn")
-    fqdn = str(name).rstrip(".") + "."
+    name = dns.failover_fqdn.or_none() or dns.app_fqdn.get()
+    fqdn = name.rstrip(".") + "."
     records = [
         record
         for record in _record_sets(route53, zone_id, fqdn)
@@ -495,32 +540,28 @@ def check_health(route53: Any, check_id: str) -> tuple[bool, str]:
     return share > HEALTHY_SHARE, f"{where}: {healthy}/{len(observations)} checkers healthy"
 
 
-def trail_check(clients: ClientFactory, audit: Any, primary: str) -> Check:
-    if not audit:
-        return Check(GLOBAL, "cloudtrail logging", False, "stack output audit is missing")
-    region = str(audit.get("trail_region") or primary)
-    cloudtrail = clients("cloudtrail", region)
-
+def trail_check(clients: ClientFactory, audit: ParsedAudit, primary: str) -> Check:
     def probe() -> tuple[bool, str]:
         # The ARN finds the trail from any region; the name only from its home region.
-        trail = audit.get("trail_arn") or _need(audit, "trail_name")
+        trail = audit.trail_arn.or_none() or audit.trail_name.get()
+        cloudtrail = clients("cloudtrail", audit.trail_region.or_none() or primary)
         logging = bool(cloudtrail.get_trail_status(Name=trail)["IsLogging"])
-        name = audit.get("trail_name") or trail
+        name = audit.trail_name.or_none() or trail
         return logging, f"{name} {'logging' if logging else 'NOT logging'}"
 
     return run_check(GLOBAL, "cloudtrail logging", probe)
 
 
-def edge_check(clients: ClientFactory, edge: Any, primary: str) -> Check:
-    if not edge:
+def edge_check(clients: ClientFactory, edge: ParsedEdge | None, primary: str) -> Check:
+    if edge is None:
         return Check(GLOBAL, "cloudfront", True, "CloudFront off (no edge output)", True)
     cloudfront = clients("cloudfront", "us-east-1")
 
     def probe() -> tuple[bool, str]:
-        distribution = cloudfront.get_distribution(Id=_need(edge, "distribution_id"))
+        distribution = cloudfront.get_distribution(Id=edge.distribution_id.get())
         status = distribution["Distribution"]["Status"]
         enabled = distribution["Distribution"]["DistributionConfig"].get("Enabled")
-        detail = f"{edge.get('domain_name')} {status}{'' if enabled else ', disabled'}"
+        detail = f"{edge.domain_name.or_none()} {status}{'' if enabled else ', disabled'}"
         return status == "Deployed" and bool(enabled), detail
 
     return run_check(GLOBAL, "cloudfront", probe)
@@ -595,15 +636,11 @@ def _record_sets(route53: Any, zone_id: str, fqdn: str) -> Iterator[dict[str, An
                 return
 
 
-def _need(group: Mapping[str, Any], key: str) -> Any:
-    value = group.get(key)
-    if value is None or value == "":
+def _database(out: ParsedRegion, key: str = "db_identifier") -> ParsedDatabase:
+    """The region's database outputs; MissingOutput(`key`) when it has none."""
+    if out.database is None:
         raise MissingOutput(key)
-    return value
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    return out.database
 
 
 def _verdict(problems: list[str], ok_detail: str) -> tuple[bool, str]:

@@ -44,6 +44,11 @@ from typing import Any
 import pytest
 
 SCRIPT = Path(__file__).with_name("fake_cli.py")
+GRPC_EVENTS_CLI = "v3.230.0"
+"""A `version` whose engine events go to the Automation API over gRPC (CLIs from 3.206; the
+default, 3.200, writes them to a file). With the file, a command that ends without writing its
+closing event (one locked out before it starts, or killed) leaves the Automation API waiting
+5 s for it before it returns the same result."""
 
 
 @dataclass(frozen=True)
@@ -128,8 +133,9 @@ def install(root: Path, monkeypatch: pytest.MonkeyPatch) -> FakePulumi:
     bin_dir.mkdir(parents=True)
     shim = bin_dir / "pulumi"
     # A shim rather than the script itself: no reliance on the repo keeping an exec bit, and
-    # the fake runs under this interpreter whatever `python3` means on PATH.
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{SCRIPT}" "$@"\n')
+    # the fake runs under this interpreter whatever `python3` means on PATH. `-S`: the fake
+    # adds the virtualenv's packages itself, only when a call needs them (fake_cli.py).
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -S "{SCRIPT}" "$@"\n')
     shim.chmod(shim.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
     monkeypatch.setenv("FAKE_PULUMI_DIR", str(root))

@@ -36,8 +36,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import yaml
-
 ROOT = Path(os.environ["FAKE_PULUMI_DIR"])
 CLI_FAILURE = 255  # what the real CLI exits with on any error
 HANDSHAKE_TIMEOUT_SECONDS = 10.0
@@ -49,6 +47,16 @@ _LOCKED = (
     "  s3://state/.pulumi/locks/organization/tap/{stack}/0b1c.json: created by ci@runner-7 "
     "(pid 4242) at 2025-01-01T00:00:00Z"
 )
+
+
+def site_packages() -> None:
+    """Put the virtualenv's packages on sys.path. The shim starts Python without them (`-S`):
+    half of a start is spent on them, most calls need none, and the suite starts the fake
+    hundreds of times."""
+    if "site" not in sys.modules:
+        import site
+
+        site.main()
 
 
 def main(argv: list[str]) -> int:
@@ -112,6 +120,9 @@ def init_stack(name: str, provider: str | None = None) -> int:
             # Test harness guard, not CLI behaviour: a test must create stacks in a copy.
             print(f"fake pulumi: a test would edit the repository's {path.name}", file=sys.stderr)
             return 70
+        site_packages()
+        import yaml
+
         document = (yaml.safe_load(path.read_text()) if path.is_file() else None) or {}
         document = {"secretsprovider": provider, "encryptedkey": "AQICAHh0ZmFrZWtleQ==", **document}
         path.write_text(yaml.safe_dump(document, sort_keys=False))
@@ -441,6 +452,7 @@ def deliver(target: str, lines: list[str]) -> None:
         with Path(target).open("a") as log:
             log.writelines(line + "\n" for line in lines)
         return
+    site_packages()
     import grpc
     from pulumi.runtime.proto import events_pb2, events_pb2_grpc
 
