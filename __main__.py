@@ -103,7 +103,6 @@ if config.dns is not None and zone is not None:
         "global",
         FrontArgs(
             stack=config,
-            dns=config.dns,
             zone_id=zone.zone_id,
             endpoints={
                 name: Endpoint(region.compute.alb_dns_name, region.compute.alb_zone_id)

@@ -82,9 +82,11 @@ class AlertTopic(pulumi.ComponentResource):
             policy=pulumi.Output.all(topic.arn, args.account_id).apply(policy),
             opts=child,
         )
-        for index, email in enumerate(args.emails):
+        for email in args.emails:
             aws.sns.TopicSubscription(
-                f"{name}-email-{index}",
+                # Named by the address, not its position: adding an address that sorts first
+                # must not rename (replace) the others, which would each have to confirm again.
+                f"{name}-email-{naming.short_hash(email)}",
                 topic=topic.arn,
                 protocol="email",
                 endpoint=email,

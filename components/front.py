@@ -15,7 +15,7 @@ from components.edge import Edge, EdgeArgs
 from components.failover import Endpoint, Failover, FailoverArgs
 from components.keys import RegionKey, RegionKeyArgs
 from tap import naming
-from tap.config import DnsConfig, StackConfig
+from tap.config import StackConfig
 from tap.global_provider import GLOBAL_REGION
 from tap.tags import name_tag
 
@@ -35,8 +35,6 @@ class FrontArgs:
 
     stack: StackConfig
     """The validated stack config; its `dns` must be set."""
-    dns: DnsConfig
-    """The stack's domain (stack.dns, here never None)."""
     zone_id: pulumi.Input[str]
     """The stack's public zone."""
     endpoints: Mapping[str, Endpoint]
@@ -58,10 +56,10 @@ class Front(pulumi.ComponentResource):
         self, name: str, args: FrontArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("tap:front:Front", name, None, opts)
-        stack, dns = args.stack, args.dns
+        stack, dns, fqdn = args.stack, args.stack.dns, args.stack.failover_fqdn
+        if dns is None or fqdn is None:
+            raise ValueError("FrontArgs.stack.dns is required: the front serves the domain")
         child = pulumi.ResourceOptions(parent=self)
-        fqdn = stack.failover_fqdn
-        assert fqdn is not None  # set whenever dns is
         # Health-check alarms may only notify a topic of their own region: the front always
         # gets a small topic (and key) in us-east-1, so adding or removing us-east-1 as a stack
         # region changes nothing here.

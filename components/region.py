@@ -194,7 +194,11 @@ class Region(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             ).certificate_arn
         if args.origin_secrets:
-            assert certificate_arn is not None  # the edge needs tap:dns, so a certificate
+            if certificate_arn is None:
+                raise ValueError(
+                    f"{plan.name}: behind the edge the ALB needs a certificate (tap:dns or "
+                    "tap:compute.certificate_arns)"
+                )
             return Exposure.behind_edge(certificate_arn, args.origin_secrets)
         return Exposure.direct(
             stack.compute.allowed_cidrs, certificate_arn, health_checked=stack.dns is not None
@@ -202,8 +206,10 @@ class Region(pulumi.ComponentResource):
 
     def _bastion(self, name: str, args: RegionArgs) -> None:
         bastion = args.stack.compute.bastion
-        if not (bastion.enabled and bastion.ssh_cidr and bastion.key_name):
+        if not bastion.enabled:
             return
+        if bastion.ssh_cidr is None or bastion.key_name is None:  # BastionConfig requires both
+            raise ValueError("tap:compute.bastion needs ssh_cidr and key_name when enabled")
         Bastion(
             f"{name}-bastion",
             BastionArgs(

@@ -38,7 +38,6 @@ def build_front(stack: StackConfig, edge: bool) -> Built:
     """The Front of `stack` in front of an ALB per stack region; with `edge`, an origin secret
     and a stand-in for the us-west-2 listener rule that accepts it."""
     assert stack.dns is not None
-    dns = stack.dns
 
     def program() -> dict[str, Any]:
         origin_secret: pulumi.Output[str] | None = None
@@ -64,7 +63,6 @@ def build_front(stack: StackConfig, edge: bool) -> Built:
             "global",
             FrontArgs(
                 stack=stack,
-                dns=dns,
                 zone_id=ZONE_ID,
                 endpoints={
                     region: Endpoint(dns_name=alb(region), zone_id=ALB_ZONE_IDS[region])
