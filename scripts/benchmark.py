@@ -5,12 +5,17 @@ the full `deploy.py plan` (rules, cost estimate, diagram, table and JSON) agains
 mocked program run alone (target: at most 1.3x).
 
 Not a test (timings are machine-dependent): run it and quote the numbers.
-    python scripts/benchmark.py [--repeat N]
+    python scripts/benchmark.py [--repeat N] [--without-speedups]
+
+--without-speedups runs the harness without its two speedups (the cyclic garbage collector
+paused during a run, no source positions on registrations: tap_tooling/offline.py), to show
+what they buy.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
@@ -20,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tap_tooling import plan
+from tap_tooling import offline, plan, sdk
 from tap_tooling.offline import run_program
 
 BARE_PROGRAM = """
@@ -69,7 +74,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--stacks", nargs="*", default=["dev", "staging", "prod"])
+    parser.add_argument("--without-speedups", action="store_true")
     args = parser.parse_args()
+    if args.without_speedups:
+        for module, speedup in ((offline, "without_cyclic_gc"), (sdk, "without_source_positions")):
+            setattr(module, speedup, contextlib.nullcontext)
     run_program("dev")  # warm-up: imports and lazy pulumi_aws modules
     header = f"{'stack':8} {'resources':>9} {'plan s':>8} {'res/s':>8} {'bare s':>8} {'ratio':>6}"
     print(f"{header} {'full s':>8} {'full/plan':>9}")

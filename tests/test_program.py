@@ -191,7 +191,8 @@ def test_harness_rejects_an_unknown_lookup(tmp_path: Path) -> None:
 
 
 _SNAPSHOT = """
-import json, sys
+import gc, json, sys
+gc.disable()  # a process that runs once and exits: collecting cycles would only cost time
 from tap_tooling.offline import run_program
 plan = run_program(sys.argv[1])
 rows = sorted((r.type, r.name, json.dumps(r.inputs, sort_keys=True)) for r in plan.resources)
@@ -234,20 +235,29 @@ def test_without_account_settings_providers_use_the_callers_credentials(
         assert "allowedAccountIds" not in provider.inputs
 
 
+ROLE = "arn:aws:iam::210987654321:role/tap-deploy"
+
+
+def prod_elsewhere(run_config: Callable[..., PlanResult]) -> PlanResult:
+    """Prod's config as a production stack whose name says nothing (`prod-eu`), deployed into
+    its own account through a role (one run, shared by the tests below)."""
+    return run_config(
+        "prod",
+        environment="prod-eu",
+        production=True,
+        aws={"assume_role_arn": ROLE, "external_id": "tap-prod", "session_name": "tap-prod"},
+    )
+
+
 def test_every_provider_assumes_the_stacks_role_and_refuses_other_accounts(
     run_config: Callable[..., PlanResult],
 ) -> None:
-    role = "arn:aws:iam::210987654321:role/tap-deploy"
-    plan = run_config(
-        "prod",
-        aws={"assume_role_arn": role, "external_id": "tap-prod", "session_name": "tap-prod"},
-    )
-    providers = plan.of_type(PROVIDER)
+    providers = prod_elsewhere(run_config).of_type(PROVIDER)
     assert {p.name for p in providers} == {"aws-us-east-1", "aws-us-west-2", "aws-global"}
     for provider in providers:
         # Provider inputs reach the engine as JSON strings.
         assert json.loads(provider.inputs["assumeRoles"]) == [
-            {"roleArn": role, "externalId": "tap-prod", "sessionName": "tap-prod"}
+            {"roleArn": ROLE, "externalId": "tap-prod", "sessionName": "tap-prod"}
         ]
         assert json.loads(provider.inputs["allowedAccountIds"]) == ["210987654321"]
 
@@ -259,7 +269,7 @@ def test_production_is_a_default_tag_of_every_provider(
     for plan, expected in (
         (planned("prod"), "true"),
         (planned("dev"), "false"),
-        (run_config("prod", environment="prod-eu", production=True), "true"),
+        (prod_elsewhere(run_config), "true"),
     ):
         for provider in plan.of_type(PROVIDER):
             assert json.loads(provider.inputs["defaultTags"])["tags"]["Production"] == expected
