@@ -13,6 +13,7 @@ as one `error:` line on stderr and an exit code from tap_tooling/ops/errors.py.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -76,6 +77,7 @@ def terminal_prompt(question: str) -> str | None:
         return None
 
 
+@functools.cache  # main() runs once per process, except in tests, which call it often
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="deploy.py", description="Operate the TAP stacks.")
     commands = parser.add_subparsers(dest="command", required=True)

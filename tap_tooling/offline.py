@@ -30,7 +30,7 @@ import yaml
 from google.protobuf import json_format
 
 from tap.config import NAMESPACE, PLACEHOLDER_DOMAIN
-from tap_tooling import sdk
+from tap_tooling import sdk, yaml_text
 from tap_tooling.graph import COMPOSITE_TYPES
 from tap_tooling.readiness import managed_prefix_list_weight
 
@@ -793,8 +793,19 @@ def _import_quietly() -> None:
             getattr(getattr(pulumi_aws, module), "_utilities", None)  # forces the lazy import
 
 
+FREEZE_AFTER_RUN = False
+"""For a process that makes hundreds of runs (the test suite sets it): a run's leftovers are
+moved out of the collector's generations when it ends (gc.freeze) instead of being walked.
+
+A run allocates a few hundred thousand tracked objects with the collector paused; the first
+collection after it walks every one still alive, and the older generations walk the
+survivors again (in the suite, a tenth of its CPU). Frozen, they are never walked: what
+reference counting frees is freed as usual, and only the run's reference cycles stay (a few
+MB a run). A process that plans once (deploy.py) keeps the default."""
+
+
 @contextmanager
-def _without_cyclic_gc() -> Iterator[None]:
+def without_cyclic_gc() -> Iterator[None]:
     """The cyclic garbage collector paused for one run (reference counting still frees almost
     everything a run drops).
 
@@ -802,13 +813,15 @@ def _without_cyclic_gc() -> Iterator[None]:
     process that already holds hundreds of thousands of long-lived objects (pulumi_aws's
     generated classes): the collections its allocations trigger walk them over and over and
     free almost nothing, about half of a run's CPU. The cycles a run leaves behind are collected
-    after it, once collection resumes.
+    after it, once collection resumes (or kept, frozen: FREEZE_AFTER_RUN).
     """
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        if FREEZE_AFTER_RUN:
+            gc.freeze()
         if enabled:
             gc.enable()
 
@@ -830,7 +843,7 @@ def read_stack_file(stack: str) -> dict[str, Any]:
         known = ", ".join(stack_names()) or "none"
         raise OfflineError(f"no stack file {path.name} (stacks: {known})")
     try:
-        document = yaml.safe_load(path.read_text()) or {}
+        document = yaml_text.parse(path.read_text()) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
@@ -937,7 +950,7 @@ def _run(
         with (
             warnings.catch_warnings(record=True) as python_warnings,
             sdk.without_source_positions(),
-            _without_cyclic_gc(),
+            without_cyclic_gc(),
         ):
             warnings.simplefilter("always")
             sdk.run(run_body)

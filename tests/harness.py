@@ -42,8 +42,9 @@ from tap_tooling.offline import (
     RecordingMonitor,
     _import_quietly,
     with_offline_domain,
+    without_cyclic_gc,
 )
-from tests.conftest import stack_config
+from tests.conftest import changed_config
 
 PROJECT = "tap"
 STACK = "test"
@@ -58,14 +59,7 @@ def shipped_stack(stack: str, **changes: Any) -> StackConfig:
     """The validated config of a shipped stack file, with `changes` merged per key (a dict
     into the section, None removes the key), as tests.conftest's `run_config` merges them.
     The placeholder domain of a stack file is replaced as the offline plan replaces it."""
-    raw = stack_config(stack)
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(raw.get(key), dict):
-            raw[key] = {**raw[key], **value}
-        elif value is None:
-            raw.pop(key, None)
-        else:
-            raw[key] = value
+    raw = changed_config(stack, **changes)
     config, _notice = with_offline_domain(raw)
     return parse_stack_config(config, stack)
 
@@ -212,23 +206,20 @@ def build(program: Program) -> Built:
                 result.secret_outputs.add(key)
 
     _providers.clear()
-    # As tap_tooling.offline.run_program: the cyclic collector paused for the run (its
-    # collections walk pulumi_aws's hundreds of thousands of long-lived objects for nothing).
-    collecting = gc.isenabled()
-    gc.disable()
     try:
+        # As tap_tooling.offline.run_program: no source positions, the cyclic collector paused.
         with (
             warnings.catch_warnings(record=True) as python_warnings,
             sdk.without_source_positions(),
+            without_cyclic_gc(),
         ):
             warnings.simplefilter("always")
-            sdk.run(body)
-    except BaseException:
-        _retrieve_failed_registrations()
-        raise
+            try:
+                sdk.run(body)
+            except BaseException:
+                _retrieve_failed_registrations()  # while the run's objects are still young
+                raise
     finally:
-        if collecting:
-            gc.enable()
         _providers.clear()
         sdk.clear_config()
     assert not monitor.violations, monitor.violations

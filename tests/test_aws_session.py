@@ -7,11 +7,11 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from tap.config import AwsConfig
 from tap_tooling.ops.aws import require_account, stack_client_factory
 from tap_tooling.ops.errors import ExitCode, OpsError
+from tests.moto_fast import fresh_account, new_session
 
 MOTO_ACCOUNT = "123456789012"  # moto's default account for the caller's own credentials
 TARGET = "210987654321"
@@ -26,8 +26,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
         "AWS_DEFAULT_REGION": "us-east-1",
     }.items():
         monkeypatch.setenv(key, value)
-    with mock_aws():
-        yield boto3.Session()
+    with fresh_account():
+        yield new_session()
 
 
 def test_without_a_role_the_callers_account_is_used(aws: boto3.Session) -> None:

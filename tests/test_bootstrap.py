@@ -8,12 +8,10 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import botocore.session
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from tap_tooling.cli import main
 from tap_tooling.ops.aws import ClientFactory, client_factory
@@ -32,9 +30,16 @@ from tap_tooling.ops.bootstrap import (
     render,
 )
 from tap_tooling.ops.errors import ExitCode, OpsError
+from tests.moto_fast import fresh_account, new_session, one_key_per_spec, shared_models
 
 ACCOUNT = "123456789012"  # moto's account id
 BUCKET = f"tap-pulumi-state-{ACCOUNT}-us-east-1"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_kms_key_per_spec() -> Iterator[None]:
+    with one_key_per_spec():
+        yield
 
 
 @pytest.fixture
@@ -45,8 +50,8 @@ def clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[ClientFactory]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        yield client_factory(session=boto3.Session())
+    with fresh_account():
+        yield client_factory(session=new_session())
 
 
 def assert_nothing_billable(clients: ClientFactory, region: str = "us-east-1") -> None:
@@ -255,7 +260,7 @@ class _StubbedS3:
 
     def __init__(self, clients: ClientFactory) -> None:
         self.clients = clients
-        self.s3 = boto3.client("s3", region_name="us-east-1")
+        self.s3 = new_session().client("s3", region_name="us-east-1")
         self.stubber = Stubber(self.s3)
 
     def __call__(self, service: str, region: str) -> Any:
@@ -513,10 +518,14 @@ def test_the_permission_list_covers_every_call_bootstrap_makes(clients: ClientFa
     assert iam_policy()["Statement"][0]["Action"] == list(REQUIRED_PERMISSIONS)
 
 
+_MODELS = shared_models(botocore.session.get_session())
+"""botocore's service models, parsed once for every parameter of the test below."""
+
+
 def _documented_actions(call: str) -> set[str]:
     """The IAM actions AWS's API reference (as shipped in botocore's models) names for a call."""
     service, operation = call.split(":")
-    model = botocore.session.get_session().get_service_model(service)
+    model = _MODELS.get_service_model(service)
     text = model.operation_model(operation).documentation
     return set(re.findall(rf"\b{service}:[A-Za-z]+", text))
 
@@ -531,7 +540,7 @@ def test_each_permission_is_the_one_aws_documents_for_the_call(call: str) -> Non
 
 
 def _denying_kms(clients: ClientFactory) -> Callable[[str, str], Any]:
-    kms = boto3.client("kms", region_name="us-east-1")
+    kms = new_session().client("kms", region_name="us-east-1")
     stubber = Stubber(kms)
     stubber.add_client_error(
         "describe_key", service_error_code="NotFoundException", http_status_code=400

@@ -7,6 +7,8 @@ code path as a run against the real CLI.
 
 from __future__ import annotations
 
+import copy
+import functools
 import io
 import os
 import shutil
@@ -26,7 +28,7 @@ from tap_tooling.ops import automation, delegation
 from tap_tooling.ops.automation import DEFAULT_SECRETS_PROVIDER, REPO_ROOT
 from tap_tooling.ops.delegation import NsAnswer
 from tap_tooling.ops.errors import ExitCode, OpsError
-from tests.fake_pulumi import GRPC_EVENTS_CLI, FakePulumi, install
+from tests.fake_pulumi import FILE_EVENTS_CLI, GRPC_EVENTS_CLI, FakePulumi, install
 
 BACKEND = "s3://tap-pulumi-state-123456789012-us-east-1?region=us-east-1&awssdk=v2"
 VPC_URN = "urn:pulumi:dev::tap::tap:network:Network$aws:ec2/vpc:Vpc::us-east-1-network-vpc"
@@ -584,13 +586,24 @@ ZONE_NS = [
 PARKED = NsAnswer(("ns1.registrar-parking.net.", "ns2.registrar-parking.net."))
 
 
+@functools.cache
+def _parsed_stack_file(stack: str) -> dict[str, Any]:
+    return dict(yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text()))
+
+
+def _shipped_stack_file(stack: str) -> dict[str, Any]:
+    """The repository's Pulumi.<stack>.yaml, parsed once per process (parsing it took longer
+    than the rest of setting up a project), as a copy the caller may change."""
+    return copy.deepcopy(_parsed_stack_file(stack))
+
+
 def _prod_project(tmp_path: Path, **dns: Any) -> Path:
     """A copy of the project whose prod stack file sets `tap:dns` keys (a domain it owns by
     default: the shipped file carries the placeholder, which preview and up refuse)."""
     project = tmp_path / "prod-project"
     project.mkdir(exist_ok=True)
     shutil.copy(REPO_ROOT / "Pulumi.yaml", project / "Pulumi.yaml")
-    document = yaml.safe_load((REPO_ROOT / "Pulumi.prod.yaml").read_text())
+    document = _shipped_stack_file("prod")
     settings = {**document["config"]["tap:dns"], "domain": OWN_DOMAIN, **dns}
     document["config"]["tap:dns"] = {k: v for k, v in settings.items() if v is not None}
     (project / "Pulumi.prod.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
@@ -673,7 +686,7 @@ def test_the_shipped_placeholder_domain_stops_preview_and_up(
 ) -> None:
     from tap.config import PLACEHOLDER_DOMAIN
 
-    shipped = yaml.safe_load((REPO_ROOT / "Pulumi.prod.yaml").read_text())
+    shipped = _shipped_stack_file("prod")
     assert shipped["config"]["tap:dns"]["domain"] == PLACEHOLDER_DOMAIN
     run = deploy(command, "--stack", "prod", "--backend", BACKEND)
     assert run.code == ExitCode.USAGE
@@ -946,8 +959,10 @@ def test_an_update_that_would_do_more_than_its_preview_is_cancelled(fake: FakePu
     later: dict[str, Any] = {**DRIFT[0], "urn": VPC_URN.replace("us-east-1", "us-west-2")}
     fake.configure(
         changes=DRIFT[:1],
-        up_changes=[DRIFT[0], CREATE_DB, later],
-        step_seconds=1.0,
+        # The database step lasts until the cancel arrives (a minute at most): the cancel can
+        # only come from deploy.py seeing its event, and no later step may start before it.
+        up_changes=[DRIFT[0], {**CREATE_DB, "seconds": 60.0}, later],
+        version=FILE_EVENTS_CLI,  # the Automation API's file event log, cancelled mid-update
     )
     run = deploy("up", "--stack", "dev", "--backend", BACKEND, "--yes")
     assert run.code == ExitCode.DIVERGED == 8

@@ -4,7 +4,6 @@ SECONDARY, a latency set for 3+ regions), and the us-east-1 provider of the glob
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pulumi
@@ -15,8 +14,8 @@ from components.failover import Endpoint, Failover, FailoverArgs
 from tap.config import HealthCheckConfig
 from tap.global_provider import GLOBAL_REGION
 from tap_tooling import sdk
-from tap_tooling.offline import PROVIDER_TYPE, PlanResult, Recorded, physical_id, run_program
-from tests.conftest import planned, stack_config
+from tap_tooling.offline import PROVIDER_TYPE, PlanResult, Recorded, physical_id
+from tests.conftest import changed_config, planned
 
 ZONE = "aws:route53/zone:Zone"
 GET_ZONE = "aws:route53/getZone:getZone"
@@ -44,24 +43,10 @@ GLOBAL_COMPONENTS = ("tap:zone:", "tap:certificate:", "tap:failover:", "tap:edge
 
 # --- runs of the real program, shared by the tests here and in test_edge.py -----------------
 
-_RUNS: dict[str, PlanResult] = {}
-
 
 def run(stack: str, **changes: Any) -> PlanResult:
-    """`run_config(stack, **changes)` of conftest (same merge per key, None removes a key),
-    cached per arguments: the program is pure and several tests read the same few plans."""
-    key = json.dumps([stack, changes], sort_keys=True)
-    if key not in _RUNS:
-        config = stack_config(stack)
-        for name, value in changes.items():
-            if isinstance(value, dict) and isinstance(config.get(name), dict):
-                config[name] = {**config[name], **value}
-            elif value is None:
-                config.pop(name, None)
-            else:
-                config[name] = value
-        _RUNS[key] = run_program(stack, config)
-    return _RUNS[key]
+    """`run_config(stack, **changes)` of conftest, shared like every run of `planned`."""
+    return planned(stack, changed_config(stack, **changes))
 
 
 def dev_three_regions() -> PlanResult:

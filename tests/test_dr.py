@@ -19,19 +19,17 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import botocore.loaders
-import botocore.session
 import pytest
 import yaml
-from moto import mock_aws
 from moto.rds.models import rds_backends
 
 from tap.config import StackConfig, parse_stack_config
 from tap_tooling import offline
 from tap_tooling.ops import dr
-from tap_tooling.ops.aws import client_factory
+from tap_tooling.ops.aws import ClientFactory, client_factory
 from tap_tooling.ops.errors import ExitCode, OpsError
 from tests.conftest import planned
+from tests.moto_fast import MotoState, fresh_account, new_session
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ACCOUNT = "123456789012"
@@ -82,6 +80,55 @@ class FakeEngine:
             raise OpsError("update failed: 1 error (see above)")
 
 
+_ACCOUNT: list[tuple[MotoState, dict[str, str]]] = []
+"""The account `account` built, once per process: moto's state and the health check ids."""
+
+
+def account(clients: ClientFactory) -> dict[str, str]:
+    """A primary, its cross-region replica and a health check per region in the empty account
+    `clients` reach; the check ids by region.
+
+    Built with boto3 once per process, then copied into each later test's fresh mock (see
+    tests/moto_fast.py): the same instances and ids as a new build, without its calls.
+    """
+    if _ACCOUNT:
+        state, checks = _ACCOUNT[0]
+        state.restore()
+        return dict(checks)
+    primary = clients("rds", PRIMARY).create_db_instance(
+        DBInstanceIdentifier=PRIMARY_DB,
+        Engine="postgres",
+        DBInstanceClass="db.m7g.large",
+        MasterUsername="tap_admin",
+        MasterUserPassword="not-a-real-password",
+        AllocatedStorage=100,
+        BackupRetentionPeriod=14,
+        MultiAZ=True,
+    )["DBInstance"]
+    clients("rds", SECONDARY).create_db_instance_read_replica(
+        DBInstanceIdentifier=REPLICA_DB,
+        SourceDBInstanceIdentifier=primary["DBInstanceArn"],
+        DBInstanceClass="db.m7g.large",
+    )
+    route53 = clients("route53", PRIMARY)
+    checks = {
+        region: route53.create_health_check(
+            CallerReference=f"tap-{region}",
+            HealthCheckConfig={
+                "Type": "HTTPS",
+                "FullyQualifiedDomainName": f"prod-alb-{region}.elb.amazonaws.com",
+                "Port": 443,
+                "ResourcePath": "/health",
+                "RequestInterval": 30,
+                "FailureThreshold": 3,
+            },
+        )["HealthCheck"]["Id"]
+        for region in (PRIMARY, SECONDARY)
+    }
+    _ACCOUNT.append((MotoState(), dict(checks)))
+    return checks
+
+
 class Aws:
     """The moto account: a primary and its cross-region replica, a health check per region."""
 
@@ -93,36 +140,9 @@ class Aws:
         session.events.register("before-call.route53.GetHealthCheckStatus", self._health)
         session.events.register("provide-client-params.rds.PromoteReadReplica", self._asked)
         session.events.register("after-call.rds.PromoteReadReplica", self._promoting)
-        primary = self.clients("rds", PRIMARY).create_db_instance(
-            DBInstanceIdentifier=PRIMARY_DB,
-            Engine="postgres",
-            DBInstanceClass="db.m7g.large",
-            MasterUsername="tap_admin",
-            MasterUserPassword="not-a-real-password",
-            AllocatedStorage=100,
-            BackupRetentionPeriod=14,
-            MultiAZ=True,
-        )["DBInstance"]
-        self.clients("rds", SECONDARY).create_db_instance_read_replica(
-            DBInstanceIdentifier=REPLICA_DB,
-            SourceDBInstanceIdentifier=primary["DBInstanceArn"],
-            DBInstanceClass="db.m7g.large",
-        )
-        route53 = self.clients("route53", PRIMARY)
-        self.checks = {
-            region: route53.create_health_check(
-                CallerReference=f"tap-{region}",
-                HealthCheckConfig={
-                    "Type": "HTTPS",
-                    "FullyQualifiedDomainName": f"prod-alb-{region}.elb.amazonaws.com",
-                    "Port": 443,
-                    "ResourcePath": "/health",
-                    "RequestInterval": 30,
-                    "FailureThreshold": 3,
-                },
-            )["HealthCheck"]["Id"]
-            for region in (PRIMARY, SECONDARY)
-        }
+        self.checks = account(self.clients)
+        # A datapoint of now for every test (the capture would age): `status` reads the last
+        # LAG_WINDOW only.
         self.clients("cloudwatch", SECONDARY).put_metric_data(
             Namespace="AWS/RDS",
             MetricData=[
@@ -197,21 +217,19 @@ class _Ok:
     headers: dict[str, str] = {}
 
 
-_LOADER = botocore.loaders.create_loader()
-
-
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    # A new session per test (its own event handlers), one loader for all: parsing the
-    # service models again for every test would dominate the run.
-    core = botocore.session.get_session()
-    core.register_component("data_loader", _LOADER)
-    with mock_aws():
-        yield Aws(boto3.Session(botocore_session=core, region_name=PRIMARY))
+    # RDS brings up moto's EC2 backends, which otherwise build a ~5,000-image AMI catalogue
+    # in each region they are made for (most of this module's time); nothing here needs one.
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    # A new session per test (its own event handlers), one loader for all (tests/moto_fast.py).
+    session = new_session(region_name=PRIMARY)
+    with fresh_account():
+        yield Aws(session)
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """Ctrl-C during an engine command: real signals to a real deploy.py process, the fake CLI.
 
-deploy.py runs as a subprocess (as an operator runs it) against the fake `pulumi`, which
+deploy.py runs as a process of its own (as an operator runs it, forked from a zygote that has
+done its imports, see ZYGOTE) against the fake `pulumi`, which
 handles SIGINT as the real CLI does (tests/fake_pulumi/fake_cli.py): the first cancels (its
 lock is released once in-flight steps finish, after more output), the second kills it (the lock
 stays), and it dies of SIGPIPE if its stdout pipe is closed under it, which is what deploy.py
@@ -9,13 +10,16 @@ used to do (issue 12: "ValueError: I/O operation on closed file", stack left loc
 
 from __future__ import annotations
 
+import marshal
 import os
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -32,6 +36,131 @@ AFTER_CANCEL = [
     "    aws:rds:Instance us-east-1-db creating... (waiting for in-flight step)",
     "    aws:rds:Instance us-east-1-db created (9m12s)",
 ]
+DEPLOY = REPO_ROOT / "deploy.py"
+POLL_SECONDS = 0.005
+FRESH_ENV = "TAP_TEST_FRESH_DEPLOY"
+"""Set to 1 to start every deploy.py as a new interpreter instead of forking it from the
+zygote (slower; the same tests, to compare the two)."""
+
+# A zygote: a Python process that has imported everything deploy.py imports (about 1.5 s of
+# each start, spent once per module instead of once per run) and forks one child per run. The
+# child does what `python deploy.py ARGS` does after its imports: its own session (process
+# group), stdin from /dev/null, stdout/stderr to files, the run's environment and working
+# directory, then deploy.py runs as __main__ and its SystemExit ends the process, at the top
+# level, as in a fresh interpreter. The signals the tests send, the CLI it starts, its exit
+# code: all real; only the imports were done earlier. The zygote stays single-threaded (it is
+# checked before each fork), so the child is as clean as a new process. It freezes what it
+# imported before forking (gc.freeze, Python's recipe for fork servers): the child's garbage
+# collections, and the full one at its exit (0.4 s of each run, walking every imported
+# object), skip those objects; the child's own objects are collected as in a new process.
+ZYGOTE = """
+import gc, marshal, os, runpy, sys, threading
+
+requests, replies, deploy = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+sys.argv, sys.path[0] = [deploy], os.path.dirname(deploy)  # as `python deploy.py` has them
+import tap_tooling.cli  # what deploy.py imports
+
+
+def serve():
+    with os.fdopen(requests, "rb") as inbox:
+        while True:
+            try:
+                request = marshal.load(inbox)
+            except EOFError:
+                os._exit(0)
+            assert threading.active_count() == 1 and len(os.listdir("/proc/self/task")) == 1
+            gc.freeze()
+            pid = os.fork()
+            if pid == 0:
+                os.close(replies)
+                return request
+            os.write(replies, b"%d\\n" % pid)
+            _, status = os.waitpid(pid, 0)
+            os.write(replies, b"%d\\n" % os.waitstatus_to_exitcode(status))
+
+
+run = serve()  # only a forked child gets here
+os.setsid()
+for fd, name, flags in (
+    (0, os.devnull, os.O_RDONLY),
+    (1, run["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
+    (2, run["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
+):
+    opened = os.open(name, flags, 0o644)
+    os.dup2(opened, fd)
+    os.close(opened)
+os.chdir(run["cwd"])
+os.environ.clear()
+os.environ.update(run["env"])
+sys.argv = [deploy, *run["argv"]]
+runpy.run_path(deploy, run_name="__main__")
+"""
+
+
+class Zygote:
+    """The test side of the zygote: asks it for a run, hears the run's pid and exit code. One
+    run at a time: the zygote waits for a run to end before it reads the next request."""
+
+    def __init__(self, log: Path) -> None:
+        requests, self.requests = os.pipe()
+        self.replies, replies = os.pipe()
+        with log.open("w") as errors:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", ZYGOTE, str(requests), str(replies), str(DEPLOY)],
+                pass_fds=(requests, replies),
+                stdin=subprocess.DEVNULL,
+                stdout=errors,
+                stderr=errors,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        os.close(requests)
+        os.close(replies)
+        self.log, self.pending = log, b""
+
+    def fork(self, argv: list[str], env: dict[str, str], stdout: Path, stderr: Path) -> Forked:
+        run = {"argv": argv, "env": env, "cwd": os.getcwd(), "stdout": str(stdout)}
+        os.write(self.requests, marshal.dumps({**run, "stderr": str(stderr)}))
+        pid = self.reply(timeout=60.0)
+        assert pid is not None, "the zygote did not fork"
+        return Forked(self, pid)
+
+    def reply(self, timeout: float) -> int | None:
+        """The next number the zygote sends, or None if none comes within `timeout`."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.pending:
+            left = deadline - time.monotonic()
+            if not select.select([self.replies], [], [], max(left, 0))[0]:
+                return None
+            chunk = os.read(self.replies, 64)
+            assert chunk, f"the zygote died:\n{self.log.read_text()}"
+            self.pending += chunk
+        line, self.pending = self.pending.split(b"\n", 1)
+        return int(line)
+
+    def close(self) -> None:
+        os.close(self.requests)  # the zygote exits at the end of its requests
+        self.process.wait(timeout=10)
+        os.close(self.replies)
+
+
+class Forked:
+    """A deploy.py run forked by the zygote, with the part of Popen's interface tests use."""
+
+    def __init__(self, zygote: Zygote, pid: int) -> None:
+        self.zygote, self.pid = zygote, pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            self.returncode = self.zygote.reply(timeout=0)
+        return self.returncode
+
+    def wait(self, timeout: float) -> int:
+        if self.returncode is None:
+            self.returncode = self.zygote.reply(timeout)
+        if self.returncode is None:
+            raise subprocess.TimeoutExpired(str(DEPLOY), timeout)
+        return self.returncode
 
 
 @pytest.fixture(scope="module")
@@ -47,10 +176,23 @@ def moto_url() -> Iterator[str]:
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def zygote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Zygote | None]:
+    if os.environ.get(FRESH_ENV) == "1":
+        yield None
+        return
+    zygote = Zygote(tmp_path_factory.mktemp("zygote") / "log")
+    try:
+        yield zygote
+    finally:
+        zygote.close()
+
+
 @pytest.fixture
 def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakePulumi:
     fake = install(tmp_path / "fake", monkeypatch)
-    fake.configure(lines=SLOW, line_seconds=0.2, cancel_lines=AFTER_CANCEL, cancel_seconds=0.05)
+    # A long operation: after its second line the engine stays busy until a SIGINT cancels it.
+    fake.configure(lines=SLOW, hold=SLOW[1], cancel_lines=AFTER_CANCEL, cancel_seconds=0.05)
     return fake
 
 
@@ -63,10 +205,22 @@ def project(tmp_path: Path) -> Path:
     return project
 
 
+@pytest.fixture
+def runs() -> Iterator[list[Deploy]]:
+    """Every deploy.py a test starts; one still running when the test ends is killed."""
+    started: list[Deploy] = []
+    yield started
+    for run in started:
+        if run.process.poll() is None:
+            with suppress(ProcessLookupError):
+                os.killpg(run.process.pid, signal.SIGKILL)
+            run.process.wait(timeout=10)
+
+
 class Deploy:
     """deploy.py in its own process group (like a shell job), output captured to files."""
 
-    def __init__(self, tmp_path: Path, moto_url: str, *argv: str) -> None:
+    def __init__(self, tmp_path: Path, moto_url: str, zygote: Zygote | None, *argv: str) -> None:
         self.out_path, self.err_path = tmp_path / "stdout", tmp_path / "stderr"
         env = {
             **os.environ,
@@ -75,11 +229,14 @@ class Deploy:
             "AWS_DEFAULT_REGION": "us-east-1",
             "PYTHONUNBUFFERED": "1",
         }
+        args = [*argv, "--endpoint-url", moto_url] if argv[0] == "up" else list(argv)
+        self.process: Forked | subprocess.Popen[bytes]
+        if zygote is not None:
+            self.process = zygote.fork(args, env, self.out_path, self.err_path)
+            return
         with self.out_path.open("w") as out, self.err_path.open("w") as err:
             self.process = subprocess.Popen(
-                [sys.executable, str(REPO_ROOT / "deploy.py"), *argv, "--endpoint-url", moto_url]
-                if argv[0] == "up"
-                else [sys.executable, str(REPO_ROOT / "deploy.py"), *argv],
+                [sys.executable, str(DEPLOY), *args],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,
@@ -94,7 +251,7 @@ class Deploy:
                 return
             if self.process.poll() is not None:
                 break
-            time.sleep(0.05)
+            time.sleep(POLL_SECONDS)
         raise AssertionError(f"{text!r} never appeared:\n{self.stdout}\n{self.stderr}")
 
     def interrupt(self, terminal: bool = False) -> None:
@@ -116,38 +273,49 @@ class Deploy:
         return self.err_path.read_text()
 
 
-def start(tmp_path: Path, moto_url: str, project: Path, verb: str) -> Deploy:
-    argv = [verb, "--stack", "dev", "--backend", BACKEND, "--work-dir", str(project)]
-    if verb in ("up", "destroy"):
-        argv.append("--yes")
-    return Deploy(tmp_path, moto_url, *argv)
+Start = Callable[[Path, str], "Deploy"]
+
+
+@pytest.fixture
+def start(moto_url: str, zygote: Zygote | None, project: Path, runs: list[Deploy]) -> Start:
+    """Start `deploy.py VERB --stack dev` on the project, its output in files in `tmp_path`."""
+
+    def start(tmp_path: Path, verb: str) -> Deploy:
+        argv = [verb, "--stack", "dev", "--backend", BACKEND, "--work-dir", str(project)]
+        if verb in ("up", "destroy"):
+            argv.append("--yes")
+        runs.append(Deploy(tmp_path, moto_url, zygote, *argv))
+        return runs[-1]
+
+    return start
 
 
 def wait_running(fake: FakePulumi, verb: str, run: Deploy) -> None:
-    """Until the fake runs `verb` and has printed a line of it (so it holds its lock)."""
+    """Until the fake runs `verb` and deploy.py has forwarded a line of it (so it holds its
+    lock)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if (
-            (fake.root / "running").exists()
+            fake.running()
             and any(c[:1] == [verb] for c in fake.commands())
             and SLOW[1] in run.stdout
         ):
             return
         assert run.process.poll() is None, run.stderr
-        time.sleep(0.05)
+        time.sleep(POLL_SECONDS)
     raise AssertionError(f"pulumi {verb} never started:\n{run.stderr}")
 
 
 @pytest.mark.parametrize("verb", ["up", "refresh", "destroy"])
 @pytest.mark.parametrize("terminal", [False, True], ids=["kill-pid", "terminal-group"])
 def test_first_ctrl_c_cancels_gracefully_and_waits_for_the_engine(
-    fake: FakePulumi, tmp_path: Path, moto_url: str, project: Path, verb: str, terminal: bool
+    fake: FakePulumi, tmp_path: Path, start: Start, verb: str, terminal: bool
 ) -> None:
     fake.configure(
-        lines_preview=[], lines=SLOW, line_seconds=0.2, cancel_lines=AFTER_CANCEL,
+        lines_preview=[], lines=SLOW, hold=SLOW[1], cancel_lines=AFTER_CANCEL,
         cancel_seconds=0.05,
     )  # fmt: skip
-    run = start(tmp_path, moto_url, project, verb)
+    run = start(tmp_path, verb)
     wait_running(fake, verb, run)
     assert fake.locked("dev")
     run.interrupt(terminal)
@@ -170,13 +338,13 @@ def test_first_ctrl_c_cancels_gracefully_and_waits_for_the_engine(
 
 
 def test_second_ctrl_c_forces_a_stop_and_says_what_is_left(
-    fake: FakePulumi, tmp_path: Path, moto_url: str, project: Path
+    fake: FakePulumi, tmp_path: Path, start: Start
 ) -> None:
     fake.configure(
-        lines_preview=[], lines=SLOW, line_seconds=0.2, cancel_lines=AFTER_CANCEL * 10,
+        lines_preview=[], lines=SLOW, hold=SLOW[1], cancel_lines=AFTER_CANCEL * 10,
         cancel_seconds=0.3, version=GRPC_EVENTS_CLI,  # killed and locked out: no 5 s waits
     )  # fmt: skip
-    run = start(tmp_path, moto_url, project, "up")
+    run = start(tmp_path, "up")
     wait_running(fake, "up", run)
     run.interrupt()
     run.wait_for("^C received; cancelling")
@@ -198,19 +366,17 @@ def test_second_ctrl_c_forces_a_stop_and_says_what_is_left(
     )
     assert fake.locked("dev")  # what a forced stop leaves: the next update is locked out ...
     (tmp_path / "again").mkdir()
-    again = start(tmp_path / "again", moto_url, project, "up")
+    again = start(tmp_path / "again", "up")
     assert again.finish() == ExitCode.LOCKED
     # ... until `pulumi cancel` (as the message says) removes the lock.
     subprocess.run(["pulumi", "cancel", "--stack", "dev", "--yes"], check=True)
     assert not fake.locked("dev")
 
 
-def test_sigterm_is_a_graceful_cancel_too(
-    fake: FakePulumi, tmp_path: Path, moto_url: str, project: Path
-) -> None:
+def test_sigterm_is_a_graceful_cancel_too(fake: FakePulumi, tmp_path: Path, start: Start) -> None:
     """A cancelled CI job gets SIGTERM: the CLI (in its own process group) is cancelled with
     SIGINT, which every CLI version handles, instead of being orphaned."""
-    run = start(tmp_path, moto_url, project, "refresh")
+    run = start(tmp_path, "refresh")
     wait_running(fake, "refresh", run)
     os.kill(run.process.pid, signal.SIGTERM)
     assert run.finish() == ExitCode.INTERRUPTED, run.stderr
@@ -219,9 +385,9 @@ def test_sigterm_is_a_graceful_cancel_too(
 
 
 def test_ctrl_c_during_a_preview_leaves_nothing_to_clean_up(
-    fake: FakePulumi, tmp_path: Path, moto_url: str, project: Path
+    fake: FakePulumi, tmp_path: Path, start: Start
 ) -> None:
-    run = start(tmp_path, moto_url, project, "preview")
+    run = start(tmp_path, "preview")
     wait_running(fake, "preview", run)
     run.interrupt()
     assert run.finish() == ExitCode.INTERRUPTED

@@ -233,6 +233,23 @@ def test_collection_pauses_during_a_run_and_resumes_after_it(tmp_path: Path) -> 
         gc.enable()
 
 
+def test_a_runs_leftovers_are_frozen_only_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FREEZE_AFTER_RUN (the suite's setting): what a run leaves alive is out of the
+    collector's generations once it ends; off (deploy.py's default), it stays collectable."""
+    program = tmp_path / "__main__.py"
+    program.write_text("import pulumi\npulumi.export('vpc', 'vpc-1')\n")
+    for freeze in (False, True):
+        monkeypatch.setattr(offline, "FREEZE_AFTER_RUN", freeze)
+        gc.collect()
+        frozen_before = gc.get_freeze_count()
+        result = offline.run_program("dev", program=program)
+        assert result.outputs == {"vpc": "vpc-1"}
+        assert (gc.get_freeze_count() > frozen_before) is freeze
+        assert gc.isenabled()
+
+
 def test_components_run_alone_with_the_programs_mocks_and_strictness() -> None:
     import pulumi
     import pulumi_aws as aws

@@ -7,6 +7,7 @@ them, are noted where they matter.
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 from collections.abc import Callable, Iterator
@@ -19,8 +20,8 @@ import botocore.session
 import pytest
 from botocore.credentials import CredentialResolver
 from botocore.exceptions import ClientError
-from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.base_backend import BackendDict
 from moto.rds.models import rds_backends
 from moto.server import ThreadedMotoServer
 
@@ -40,6 +41,7 @@ from tap_tooling.ops.verify import (
 )
 from tests.conftest import stack_config
 from tests.fake_pulumi import FakePulumi, install
+from tests.moto_fast import MotoState, fresh_account, new_session, one_key_per_spec
 
 PRIMARY, SECONDARY = "us-east-1", "us-west-2"
 ACCOUNT = "123456789012"  # moto's account id
@@ -63,11 +65,16 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_kms_key_per_spec() -> Iterator[None]:
+    with one_key_per_spec():
+        yield
+
+
 @pytest.fixture(scope="module")
 def session() -> boto3.Session:
-    """One session for the module: it caches botocore's service models, which are slow to
-    load (EC2's alone is megabytes of JSON), so each test does not parse them again."""
-    return boto3.Session()
+    """One session for the module, whose clients the tests share (see `shared_clients`)."""
+    return new_session()
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +87,7 @@ def shared_clients(session: boto3.Session) -> ClientFactory:
 @pytest.fixture
 def moto_clients(aws_env: None, shared_clients: ClientFactory) -> Iterator[ClientFactory]:
     """A fresh, empty moto account for each test."""
-    with mock_aws():
+    with fresh_account():
         yield shared_clients
 
 
@@ -95,7 +102,34 @@ class World:
         return self.outputs["regions"][name]
 
 
+_BUILT: dict[tuple[str, bool, bool | None], tuple[MotoState, dict[str, Any]]] = {}
+"""Each world built so far, by build_world's arguments: moto's state and the outputs."""
+
+
 def build_world(
+    clients: ClientFactory,
+    environment: str = "prod",
+    replica_deleted: bool = False,
+    production: bool | None = None,
+) -> World:
+    """What `build_world_with_boto3` leaves in the empty account `clients` reach, and its
+    outputs; each test may change both.
+
+    A world is built with boto3 once per process and arguments (a hundred moto calls, most of
+    this module's time when every test built its own), then copied into each later test's
+    fresh mock (see tests/moto_fast.py): the same resources, ids and outputs as a new build.
+    """
+    key = (environment, replica_deleted, production)
+    if key in _BUILT:
+        state, outputs = _BUILT[key]
+        state.restore()
+        return World(clients, copy.deepcopy(outputs))
+    world = build_world_with_boto3(clients, environment, replica_deleted, production)
+    _BUILT[key] = (MotoState(), copy.deepcopy(world.outputs))
+    return world
+
+
+def build_world_with_boto3(
     clients: ClientFactory,
     environment: str = "prod",
     replica_deleted: bool = False,
@@ -742,6 +776,9 @@ def test_end_to_end_through_a_real_http_endpoint(
     moto_server: str, tmp_path: Path, session: boto3.Session
 ) -> None:
     clients = client_factory(session=session, endpoint_url=moto_server)
+    # The server serves moto's process-wide state, outside any mock_aws: empty it first, as a
+    # mock would (another module's server may have left some), so it holds this world alone.
+    BackendDict.reset()
     world = build_world(clients)
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps(world.outputs, indent=2))
@@ -760,11 +797,10 @@ def test_end_to_end_through_a_real_http_endpoint(
 
 
 def _route53_stub(observations: list[dict]):
-    import boto3
     from botocore.stub import Stubber
 
-    client = boto3.client("route53", region_name="us-east-1", aws_access_key_id="x",
-                          aws_secret_access_key="x")  # fmt: skip
+    client = new_session().client("route53", region_name="us-east-1", aws_access_key_id="x",
+                                  aws_secret_access_key="x")  # fmt: skip
     stub = Stubber(client)
     stub.add_response(
         "get_health_check",
@@ -945,7 +981,7 @@ def _no_credentials() -> ClientFactory:
     """Clients of a session whose credential chain finds nothing (no env, files, IMDS...)."""
     core = botocore.session.get_session()
     core.register_component("credential_provider", CredentialResolver(providers=[]))
-    return client_factory(session=boto3.Session(botocore_session=core))
+    return client_factory(session=new_session(core))
 
 
 class _Rejecting:

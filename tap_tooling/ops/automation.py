@@ -33,6 +33,7 @@ from pulumi import automation as auto
 from pulumi.automation.errors import InvalidVersionError, create_command_error
 
 from tap.config import NAMESPACE, AwsConfig, ConfigError, StackConfig, parse_stack_config
+from tap_tooling import yaml_text
 from tap_tooling.ops.bootstrap import DEFAULT_REGION, SECRETS_ALIAS, secrets_provider_url
 from tap_tooling.ops.errors import ExitCode, OpsError
 from tap_tooling.sdk import EngineCommandResult as CommandResult
@@ -517,7 +518,7 @@ def stack_file_config(stack: str, work_dir: Path = REPO_ROOT) -> dict[str, Any]:
     A file that is not YAML, or not shaped like a stack file, is one line (exit 2)."""
     path = work_dir / f"Pulumi.{stack}.yaml"
     try:
-        document = yaml.safe_load(path.read_text()) if path.is_file() else None
+        document = yaml_text.parse(path.read_text()) if path.is_file() else None
     except yaml.YAMLError as exc:
         problem = _clip(" ".join(str(exc).split()))
         raise OpsError(f"{path.name} is not valid YAML: {problem}", ExitCode.USAGE) from None

@@ -19,6 +19,7 @@ the state, which need not be any stack's account (a stack's `tap:aws` is the dep
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -182,6 +183,7 @@ def check_region(region: str) -> None:
     raise OpsError(f"--region {region!r} is not a known AWS region{hint}", ExitCode.USAGE)
 
 
+@functools.cache  # depends only on the installed botocore; reading it costs about 0.1 s
 def known_regions() -> frozenset[str]:
     """TAP's list of commercial regions, plus every S3 region botocore's partition data knows
     (China and GovCloud included, and regions newer than TAP's list once botocore has them)."""

@@ -33,6 +33,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from tap import naming
 from tap.config import NAMESPACE, ConfigError, StackConfig, parse_stack_config
 from tap.outputs import OutputsError, ParsedOutputs, Value, parse
+from tap_tooling import yaml_text
 from tap_tooling.ops.aws import ClientFactory, describe_error, error_code
 from tap_tooling.ops.errors import ExitCode, OpsError
 from tap_tooling.ops.verify import check_health
@@ -479,7 +480,7 @@ def _engine_step(what: str, stack: str, region: str, step: Callable[[], None]) -
 def read_tap_config(stack_file: Path) -> dict[str, Any]:
     """The `tap:` keys of a stack file, without the namespace."""
     try:
-        document = yaml.safe_load(stack_file.read_text()) or {}
+        document = yaml_text.parse(stack_file.read_text()) or {}
     except OSError as exc:
         raise OpsError(f"cannot read {stack_file}: {exc.strerror}", ExitCode.USAGE) from None
     except yaml.YAMLError as exc:
@@ -508,7 +509,7 @@ def record_promotion(stack_file: Path, stack: str, region: str) -> bool:
     if new_text == text:
         return False
     try:
-        parse_stack_config(_tap_keys(yaml.safe_load(new_text)), stack)
+        parse_stack_config(_tap_keys(yaml_text.parse(new_text)), stack)
     except ConfigError as exc:
         raise OpsError(
             f"{stack_file.name} with {region} promoted is not a valid config: {exc}", ExitCode.USAGE
@@ -659,7 +660,7 @@ def _with_region(document: dict[str, Any], region: str) -> dict[str, Any]:
 
 def _load(text: str) -> dict[str, Any]:
     try:
-        document = yaml.safe_load(text)
+        document = yaml_text.parse(text)
     except yaml.YAMLError as exc:
         raise ValueError(f"not valid YAML: {_first_line(exc)}") from None
     if not isinstance(document, dict):

@@ -1,44 +1,61 @@
 """A stand-in for the `pulumi` executable: records its arguments and answers like the CLI.
 
 Only the CLI boundary is faked: deploy.py and the Automation API run for real and talk to this
-script through a subprocess, exactly as they would to the Go binary. It runs under the test's
-interpreter, so for CLIs newer than 3.205 (engine events streamed over gRPC to the Automation
-API's `--event-log tcp://...` server) it uses the SDK's own generated gRPC client.
+script through a subprocess, exactly as they would to the Go binary. Engine events go where
+`--event-log` says, as the CLI sends them: JSON lines appended to a file (CLIs up to 3.205),
+or, for newer CLIs, a gRPC client stream (`Events.StreamEvents`, one `EventRequest` per event)
+to the Automation API's own server at `tcp://host:port`.
 
-Driven by files in $FAKE_PULUMI_DIR:
-  scenario.json  what to answer (see tests/fake_pulumi/__init__.py for the keys)
-  calls.jsonl    one line appended per invocation: argv, cwd and the relevant environment
-  stacks.json    stacks that exist in the fake backend (`stack init` adds to it)
-  state.json     {stack: [urn]}: resources each stack's state holds (`up` adds to it)
-  locks/<stack>  the stack's lock, as the S3 backend's .pulumi/locks/... object: taken by up,
-                 refresh and destroy (never by preview), released when they end, even when
-                 cancelled; left behind when the CLI is killed or dies
-  applied.jsonl  one line per resource step an update completed (urn, op)
-  signals.jsonl  one line per SIGINT the CLI received (verb, pid)
-  running        written (with the pid) once an operation has started, for the signal tests
-  go             created by the test to release a handshake (proves output was streamed)
+Driven by files in $FAKE_PULUMI_DIR (the `.marshal` ones are written and read with `marshal`,
+see tests/fake_pulumi/__init__.py):
+  scenario.marshal  what to answer (see tests/fake_pulumi/__init__.py for the keys)
+  calls.marshal     one record appended per invocation: argv, cwd and the relevant environment
+  stacks.marshal    stacks that exist in the fake backend (`stack init` adds to it)
+  state.marshal     {stack: [urn]}: resources each stack's state holds (`up` adds to it)
+  locks/<stack>     the stack's lock, as the S3 backend's .pulumi/locks/... object: taken by
+                    up, refresh and destroy (never by preview), released when they end, even
+                    when cancelled; left behind when the CLI is killed or dies
+  applied.marshal   one record per resource step an update completed (urn, op)
+  signals.marshal   one record per SIGINT the CLI received (verb, pid)
+  running           written (with the pid) once an operation holds its lock, for the signal tests
+  go                created by the test to release a handshake (proves output was streamed)
 
 Signals as the real CLI handles them (pkg/backend/cancellation_scope.go): the first SIGINT
 prints the engine's "^C received; cancelling..." on stdout and cancels: steps already in
 flight finish, no new step starts, the lock is released, and the CLI fails (exit 255) after
 writing its remaining output; a second SIGINT prints "^C received; terminating" and dies at
 once, keeping the lock. Like any Go program, it dies of SIGPIPE when stdout is a closed pipe.
+
+Start-up cost: the suite starts this script hundreds of times, and each start is time a test
+waits. The shim runs it precompiled and without site-packages (`-S`), and it imports only `os`
+and C modules: `json` (which compiles regular expressions on import), `signal` and `socket`
+(which import `enum`), `pathlib`, and grpcio even more, would each cost more than the rest of
+a call. Hence `marshal` for its own files, a JSON writer over json's C string escaper
+(`_json`), `_signal` and `_socket` (the C halves of `signal` and `socket`), and a small gRPC
+client: HTTP/2 with prior knowledge, as any gRPC client talks to an insecure port.
 """
 
 from __future__ import annotations
 
-import json
+import _json
+import _signal
+import marshal
 import os
-import signal
 import sys
 import time
-from pathlib import Path
-from types import FrameType
-from typing import Any
 
-ROOT = Path(os.environ["FAKE_PULUMI_DIR"])
+TYPE_CHECKING = False  # typing is not imported at run time (start-up cost, see above)
+if TYPE_CHECKING:
+    from types import FrameType
+    from typing import Any
+
+    Scenario = dict[str, Any]
+
+ROOT = os.environ["FAKE_PULUMI_DIR"]
 CLI_FAILURE = 255  # what the real CLI exits with on any error
 HANDSHAKE_TIMEOUT_SECONDS = 10.0
+HOLD_TIMEOUT_SECONDS = 30.0
+POLL_SECONDS = 0.005
 # Recorded so the tests can see which backend and mode the Automation API selected.
 RECORDED_ENV = ("PULUMI_BACKEND_URL", "PULUMI_AUTOMATION_API", "PULUMI_CONFIG_PASSPHRASE")
 _LOCKED = (
@@ -49,22 +66,73 @@ _LOCKED = (
 )
 
 
-def site_packages() -> None:
-    """Put the virtualenv's packages on sys.path. The shim starts Python without them (`-S`):
-    half of a start is spent on them, most calls need none, and the suite starts the fake
-    hundreds of times."""
-    if "site" not in sys.modules:
-        import site
+def path(*parts: str) -> str:
+    return os.path.join(ROOT, *parts)
 
-        site.main()
+
+def load(name: str, default: Any = None) -> Any:
+    try:
+        with open(path(name), "rb") as file:
+            return marshal.load(file)
+    except FileNotFoundError:
+        return default
+
+
+def save(name: str, value: Any) -> None:
+    with open(path(name), "wb") as file:
+        marshal.dump(value, file)
+
+
+def append(name: str, record: Any) -> None:
+    """One record appended in one write (the file is a sequence of marshal records)."""
+    with open(path(name), "ab") as file:
+        file.write(marshal.dumps(record))
+
+
+def to_json(value: Any, indent: int | None = None, _level: int = 0) -> str:
+    """`json.dumps(value, indent=indent)` for the plain values scenarios hold (without
+    importing json, see the module docstring): strings go through the C escaper json.dumps
+    itself uses; anything else json could not encode either is refused."""
+    if isinstance(value, str):
+        return str(_json.encode_basestring_ascii(value))
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, dict):
+        items = [(to_json(str(k)), to_json(v, indent, _level + 1)) for k, v in value.items()]
+        return _container("{", [f"{k}: {v}" for k, v in items], "}", indent, _level)
+    if isinstance(value, list | tuple):
+        items = [to_json(v, indent, _level + 1) for v in value]
+        return _container("[", items, "]", indent, _level)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _container(start: str, items: list[str], end: str, indent: int | None, level: int) -> str:
+    if not items:
+        return start + end
+    if indent is None:
+        return start + ", ".join(items) + end
+    inner, outer = "\n" + " " * (indent * (level + 1)), "\n" + " " * (indent * level)
+    return start + inner + ("," + inner).join(items) + outer + end
+
+
+def site_packages() -> None:
+    """Put the test interpreter's package directories (FAKE_PULUMI_PACKAGES) on sys.path. The
+    shim starts Python without them (`-S`), and without `site`, which would spend half a start
+    reading their .pth files: only `stack init` with a secrets provider needs a package (yaml),
+    and that one needs no .pth file."""
+    for directory in os.environ["FAKE_PULUMI_PACKAGES"].split(os.pathsep):
+        if directory not in sys.path:
+            sys.path.append(directory)
 
 
 def main(argv: list[str]) -> int:
-    scenario = json.loads((ROOT / "scenario.json").read_text())
+    scenario: Scenario = load("scenario.marshal", {})
     record(argv)
     args = [a for a in argv if a != "--non-interactive"]
     if args[:1] == ["version"]:
-        print(scenario.get("version", "v3.200.0"))
+        print(scenario.get("version", "v3.230.0"))  # GRPC_EVENTS_CLI
         return 0
     if args[:2] == ["stack", "select"]:
         return select_stack(value_of(args, "--stack"))
@@ -84,13 +152,14 @@ def main(argv: list[str]) -> int:
 
 
 def record(argv: list[str]) -> None:
-    entry = {
-        "argv": argv,
-        "cwd": os.getcwd(),
-        "env": {key: os.environ.get(key) for key in RECORDED_ENV},
-    }
-    with (ROOT / "calls.jsonl").open("a") as log:
-        log.write(json.dumps(entry) + "\n")
+    append(
+        "calls.marshal",
+        {
+            "argv": argv,
+            "cwd": os.getcwd(),
+            "env": {key: os.environ.get(key) for key in RECORDED_ENV},
+        },
+    )
 
 
 def value_of(args: list[str], flag: str) -> str:
@@ -98,7 +167,7 @@ def value_of(args: list[str], flag: str) -> str:
 
 
 def stacks() -> list[str]:
-    return list(json.loads((ROOT / "stacks.json").read_text()))
+    return list(load("stacks.marshal", []))
 
 
 def select_stack(name: str) -> int:
@@ -112,48 +181,69 @@ def init_stack(name: str, provider: str | None = None) -> int:
     """`stack init`: the stack joins the backend, and, as the real CLI does for a cloud secrets
     provider, the stack file in the project directory gets `secretsprovider` and
     `encryptedkey` (the data key, encrypted by KMS)."""
-    (ROOT / "stacks.json").write_text(json.dumps([*stacks(), name]))
+    save("stacks.marshal", [*stacks(), name])
     if provider:
-        path = Path.cwd() / f"Pulumi.{name}.yaml"
+        stack_file = os.path.join(os.getcwd(), f"Pulumi.{name}.yaml")
         protected = os.environ.get("FAKE_PULUMI_PROTECT")
-        if protected and Path.cwd().resolve() == Path(protected).resolve():
+        if protected and os.path.realpath(os.getcwd()) == os.path.realpath(protected):
             # Test harness guard, not CLI behaviour: a test must create stacks in a copy.
-            print(f"fake pulumi: a test would edit the repository's {path.name}", file=sys.stderr)
+            print(
+                f"fake pulumi: a test would edit the repository's {os.path.basename(stack_file)}",
+                file=sys.stderr,
+            )
             return 70
         site_packages()
         import yaml
 
-        document = (yaml.safe_load(path.read_text()) if path.is_file() else None) or {}
-        document = {"secretsprovider": provider, "encryptedkey": "AQICAHh0ZmFrZWtleQ==", **document}
-        path.write_text(yaml.safe_dump(document, sort_keys=False))
+        # libyaml's safe loader and dumper where PyYAML has them: the same documents, parsed
+        # and written ten times faster than by the pure-Python ones.
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+        document = None
+        if os.path.isfile(stack_file):
+            with open(stack_file) as file:
+                document = yaml.load(file.read(), Loader=loader)
+        document = {
+            "secretsprovider": provider,
+            "encryptedkey": "AQICAHh0ZmFrZWtleQ==",
+            **(document or {}),
+        }
+        with open(stack_file, "w") as file:
+            file.write(yaml.dump(document, Dumper=dumper, sort_keys=False))
     print(f"Created stack '{name}'")
     return 0
 
 
-def lock_path(stack: str) -> Path:
-    return ROOT / "locks" / stack
+def lock_path(stack: str) -> str:
+    return path("locks", stack)
+
+
+def unlock(stack: str) -> None:
+    try:  # noqa: SIM105 (contextlib.suppress: importing contextlib costs more than the call)
+        os.unlink(lock_path(stack))
+    except FileNotFoundError:
+        pass
 
 
 def cancel(stack: str) -> int:
     """`pulumi cancel` on a DIY backend deletes the stack's lock (pulumi/pulumi#9100)."""
-    lock_path(stack).unlink(missing_ok=True)
+    unlock(stack)
     print(f"The currently running update for '{stack}' has been canceled!")
     return 0
 
 
 def state() -> dict[str, list[str]]:
-    path = ROOT / "state.json"
-    return dict(json.loads(path.read_text())) if path.exists() else {}
+    return dict(load("state.marshal", {}))
 
 
 def add_to_state(stack: str, urns: list[str]) -> None:
     current = state()
     held = current.get(stack, [])
     current[stack] = held + [urn for urn in urns if urn not in held]
-    (ROOT / "state.json").write_text(json.dumps(current))
+    save("state.marshal", current)
 
 
-def stack_output(scenario: dict[str, Any], stack: str, show_secrets: bool) -> int:
+def stack_output(scenario: Scenario, stack: str, show_secrets: bool) -> int:
     secret = set(scenario.get("secret_outputs", []))
     values = dict(scenario.get("outputs", {}))
     # Outputs that exist once the resource they come from is in the state (a zone's name
@@ -165,11 +255,11 @@ def stack_output(scenario: dict[str, Any], stack: str, show_secrets: bool) -> in
         key: value if show_secrets or key not in secret else "[secret]"
         for key, value in values.items()
     }
-    print(json.dumps(outputs, indent=2))
+    print(to_json(outputs, indent=2))
     return 0
 
 
-def stack_history(scenario: dict[str, Any], args: list[str]) -> int:
+def stack_history(scenario: Scenario, args: list[str]) -> int:
     entry = {
         "kind": scenario.get("last_kind", "update"),
         "startTime": "2025-01-01T00:00:00.000Z",
@@ -181,11 +271,11 @@ def stack_history(scenario: dict[str, Any], args: list[str]) -> int:
         "version": 7,
         "resourceChanges": counts(scenario),
     }
-    print(json.dumps([entry]))
+    print(to_json([entry]))
     return 0
 
 
-def counts(scenario: dict[str, Any], changes: list[dict[str, Any]] | None = None) -> dict[str, int]:
+def counts(scenario: Scenario, changes: list[dict[str, Any]] | None = None) -> dict[str, int]:
     result: dict[str, int] = {}
     if scenario.get("unchanged"):
         result["same"] = int(scenario["unchanged"])
@@ -204,8 +294,7 @@ class Engine:
         self.cancelled = False
 
     def on_sigint(self, _signum: int, _frame: FrameType | None) -> None:
-        with (ROOT / "signals.jsonl").open("a") as log:
-            log.write(json.dumps({"verb": self.verb, "pid": os.getpid()}) + "\n")
+        append("signals.marshal", {"verb": self.verb, "pid": os.getpid()})
         if not self.cancelled:
             self.cancelled = True
             message = (
@@ -224,31 +313,33 @@ class Engine:
         os._exit(CLI_FAILURE)  # the lock stays, as when the real CLI is killed
 
     def sleep(self, seconds: float) -> None:
-        """Wait, but wake up as soon as a cancel arrives."""
+        """Wait, but wake up as soon as a cancel arrives (a step in flight then finishes)."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline and not self.cancelled:
-            time.sleep(0.01)
+            time.sleep(POLL_SECONDS)
 
     def release(self) -> None:
         if self.takes_lock:
-            lock_path(self.stack).unlink(missing_ok=True)
+            unlock(self.stack)
 
 
-def operation(scenario: dict[str, Any], verb: str, args: list[str]) -> int:
-    """preview/up/refresh/destroy: take the lock, stream the engine lines, write the event log,
+def operation(scenario: Scenario, verb: str, args: list[str]) -> int:
+    """preview/up/refresh/destroy: take the lock, stream the engine lines, send the events,
     release the lock, exit; cancelled by a first SIGINT, killed by a second."""
     # A Go program dies of SIGPIPE writing to a closed stdout/stderr pipe; Python would raise.
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)
     stack = value_of(args, "--stack")
     engine = Engine(verb, stack, takes_lock=verb != "preview")
-    signal.signal(signal.SIGINT, engine.on_sigint)
+    _signal.signal(_signal.SIGINT, engine.on_sigint)
     if engine.takes_lock:
-        if lock_path(stack).exists() or scenario.get("fail") == "locked":
+        if os.path.exists(lock_path(stack)) or scenario.get("fail") == "locked":
             print(_LOCKED.format(stack=stack), file=sys.stderr)
             return CLI_FAILURE
-        lock_path(stack).parent.mkdir(exist_ok=True)
-        lock_path(stack).write_text(json.dumps({"pid": os.getpid(), "verb": verb}))
-    (ROOT / "running").write_text(str(os.getpid()))
+        os.makedirs(path("locks"), exist_ok=True)
+        with open(lock_path(stack), "w") as lock:
+            lock.write(to_json({"pid": os.getpid(), "verb": verb}))
+    with open(path("running"), "w") as running:
+        running.write(str(os.getpid()))
     code = run_operation(scenario, verb, args, stack, engine)
     if engine.cancelled:
         # After a cancel the engine still reports what it finished, then fails.
@@ -262,8 +353,9 @@ def operation(scenario: dict[str, Any], verb: str, args: list[str]) -> int:
 
 
 def run_operation(
-    scenario: dict[str, Any], verb: str, args: list[str], stack: str, engine: Engine
+    scenario: Scenario, verb: str, args: list[str], stack: str, engine: Engine
 ) -> int:
+    events = EventLog(value_of(args, "--event-log")) if "--event-log" in args else None
     lines = scenario.get(f"lines_{verb}", scenario.get("lines", []))
     for line in lines:
         if engine.cancelled:
@@ -272,36 +364,35 @@ def run_operation(
         if line == scenario.get("handshake") and not wait_for_go():
             print("fake pulumi: the first line was not streamed to the caller", file=sys.stderr)
             return 70
+        if line == scenario.get("hold"):
+            engine.sleep(HOLD_TIMEOUT_SECONDS)
         engine.sleep(float(scenario.get("line_seconds", 0)))
-    log = value_of(args, "--event-log") if "--event-log" in args else None
     policy = "--policy-pack" in args and verb in ("preview", "up")
     changes = (
         scenario.get("up_changes", scenario.get("changes", []))
         if verb == "up"
         else (scenario.get("changes", []))
     )
-    if log and not log.startswith("tcp://"):
+    if events is not None:
         # Steps one by one, each announced (resource-pre) before it runs: a cancel lets the
         # step in flight finish and starts no other.
-        for sequence, change in enumerate(changes):
+        for change in changes:
             if engine.cancelled:
                 break
-            deliver(log, [json.dumps({"sequence": sequence, "timestamp": 0, **pre_event(change)})])
-            engine.sleep(float(scenario.get("step_seconds", 0)))
+            events.send(pre_event(change))
+            engine.sleep(float(change.get("seconds", scenario.get("step_seconds", 0))))
             if verb == "up":
-                with (ROOT / "applied.jsonl").open("a") as applied:
-                    applied.write(json.dumps({"urn": change["urn"], "op": change["op"]}) + "\n")
-        ended = engine.cancelled or scenario.get("no_summary")  # no summary: died before it
-        tail = [] if ended else [*policy_events(scenario, policy), summary_event(scenario, verb)]
-        deliver(
-            log,
-            [
-                json.dumps({"sequence": 1000 + i, "timestamp": 0, **e})
-                for i, e in enumerate([*tail, {"cancelEvent": {}}])
-            ],
-        )
-    elif log:
-        write_events(log, scenario, changes, policy_events(scenario, policy), verb)
+                append("applied.marshal", {"urn": change["urn"], "op": change["op"]})
+        # No summary when cancelled, or when the run died before it (`no_summary`).
+        if not (engine.cancelled or scenario.get("no_summary")):
+            for event in policy_events(scenario, policy):
+                events.send(event)
+            events.send(summary_event(scenario, verb))
+        # The cancel event ends the Automation API's log watcher at once (else it waits 5 s).
+        events.send({"cancelEvent": {}})
+        if not events.close():
+            print("fake pulumi: the Automation API did not take the events", file=sys.stderr)
+            return 70
     if engine.cancelled:
         return CLI_FAILURE
     failure = scenario.get("fail")
@@ -335,7 +426,7 @@ def pre_event(change: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def policy_events(scenario: dict[str, Any], applied: bool) -> list[dict[str, Any]]:
+def policy_events(scenario: Scenario, applied: bool) -> list[dict[str, Any]]:
     """CrossGuard's verdicts, only when a pack was passed (the CLI runs no pack otherwise)."""
     if not applied:
         return []
@@ -356,7 +447,7 @@ def policy_events(scenario: dict[str, Any], applied: bool) -> list[dict[str, Any
     ]
 
 
-def summary_event(scenario: dict[str, Any], verb: str) -> dict[str, Any]:
+def summary_event(scenario: Scenario, verb: str) -> dict[str, Any]:
     changes = scenario.get("up_changes") if verb == "up" else None
     return {
         "summaryEvent": {
@@ -373,7 +464,7 @@ def targets_of(args: list[str]) -> list[str]:
     return [args[i + 1] for i, arg in enumerate(args[:-1]) if arg == "--target"]
 
 
-def update(scenario: dict[str, Any], stack: str, targets: list[str]) -> int:
+def update(scenario: Scenario, stack: str, targets: list[str]) -> int:
     """Record what the update created in the stack's state; refuse targets as the engine does.
 
     `program` ({urn: parent urn}) stands for the resources the program registers. A targeted
@@ -415,50 +506,176 @@ def wait_for_go() -> bool:
     """Block until the test saw the line we printed: only true streaming can release us."""
     deadline = time.monotonic() + HANDSHAKE_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
-        if (ROOT / "go").exists():
+        if os.path.exists(path("go")):
             return True
-        time.sleep(0.01)
+        time.sleep(POLL_SECONDS)
     return False
 
 
-def write_events(
-    target: str,
-    scenario: dict[str, Any],
-    changes: list[dict[str, Any]],
-    policy: list[dict[str, Any]],
-    verb: str,
-) -> None:
-    """Engine events as the CLI sends them to --event-log, all at the end: JSON lines in a file
-    (CLI <= 3.205) or a gRPC stream to the Automation API's server (`tcp://host:port`)."""
-    if scenario.get("no_summary"):
-        # A run that died before its summary: only the cancel event that ends the log.
-        deliver(target, [json.dumps({"sequence": 0, "timestamp": 0, "cancelEvent": {}})])
-        return
-    events = [pre_event(change) for change in changes] + policy
-    events.append(summary_event(scenario, verb))
-    # The cancel event ends the Automation API's log watcher at once (else it waits 5 s).
-    events.append({"cancelEvent": {}})
-    deliver(
-        target,
-        [
-            json.dumps({"sequence": sequence, "timestamp": 0, **event})
-            for sequence, event in enumerate(events)
-        ],
+class EventLog:
+    """Where `--event-log` sends the engine events, one at a time as they happen, each with
+    the next sequence number: appended to a file as JSON lines, or streamed over gRPC."""
+
+    def __init__(self, target: str) -> None:
+        self.sequence = 0
+        self.stream = EventStream(target.removeprefix("tcp://")) if "://" in target else None
+        self.file = None if self.stream else target
+
+    def send(self, event: dict[str, Any]) -> None:
+        line = to_json({"sequence": self.sequence, "timestamp": 0, **event})
+        self.sequence += 1
+        if self.stream is not None:
+            self.stream.send(line)
+        else:
+            assert self.file is not None
+            with open(self.file, "a") as log:
+                log.write(line + "\n")
+
+    def close(self) -> bool:
+        """End the log; False if the Automation API's server did not accept the stream."""
+        return self.stream.close() if self.stream is not None else True
+
+
+# HTTP/2 (RFC 9113) frame types and flags, and the settings this client reads.
+_DATA, _HEADERS, _RST_STREAM, _SETTINGS, _PING, _GOAWAY, _WINDOW_UPDATE = 0, 1, 3, 4, 6, 7, 8
+_END_STREAM, _ACK, _END_HEADERS = 0x1, 0x1, 0x4
+_INITIAL_WINDOW_SIZE, _MAX_FRAME_SIZE = 0x4, 0x5
+_STREAM = 1  # the one stream (call) of the connection
+_METHOD = "/pulumirpc.Events/StreamEvents"  # proto/pulumi/events.proto, as the CLI calls it
+
+
+class EventStream:
+    """One `Events.StreamEvents` client-streaming call to the Automation API's gRPC server:
+    HTTP/2 with prior knowledge (gRPC over an insecure port), one length-prefixed
+    `EventRequest{string event = 1}` per event, with HTTP/2 flow control. It ends as the CLI's
+    does: half-close, then wait for the server's answer (an empty message, then trailers), so
+    every event has been handled before the CLI exits."""
+
+    def __init__(self, address: str) -> None:
+        import _socket
+
+        host, port = address.rsplit(":", 1)
+        self.socket = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+        # As Go's net package does by default: without it, Nagle's algorithm holds a small
+        # frame back until the server's delayed ACK (40 ms) whenever one is unacknowledged.
+        self.socket.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+        self.socket.connect((host, int(port)))
+        self.buffer = b""
+        self.windows = {0: 65535, _STREAM: 65535}  # connection and stream send windows
+        self.stream_window_size = 65535
+        self.max_frame = 16384
+        self.answered = False  # the server sent its (empty) response message
+        self.ended = False  # the server ended the stream
+        headers = [
+            (":method", "POST"),
+            (":scheme", "http"),
+            (":path", _METHOD),
+            (":authority", address),
+            ("content-type", "application/grpc"),
+            ("te", "trailers"),
+        ]
+        block = b"".join(
+            b"\x00" + _hpack_string(name) + _hpack_string(value) for name, value in headers
+        )
+        self.socket.sendall(
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+            + _frame(_SETTINGS, 0, 0, b"")
+            + _frame(_HEADERS, _END_HEADERS, _STREAM, block)
+        )
+
+    def send(self, event: str) -> None:
+        data = event.encode()
+        message = b"\x0a" + _varint(len(data)) + data  # field 1, length-delimited
+        self._data(b"\x00" + len(message).to_bytes(4, "big") + message, end=False)
+
+    def close(self) -> bool:
+        self._data(b"", end=True)
+        while not self.ended:
+            self._read_frame()
+        self.socket.close()
+        return self.answered
+
+    def _data(self, payload: bytes, end: bool) -> None:
+        while True:
+            size = min(len(payload), self.max_frame, self.windows[0], self.windows[_STREAM])
+            if size < len(payload) and size <= 0:
+                self._read_frame()  # wait for WINDOW_UPDATE / SETTINGS
+                continue
+            chunk, payload = payload[:size], payload[size:]
+            last = end and not payload
+            self.windows[0] -= size
+            self.windows[_STREAM] -= size
+            self.socket.sendall(_frame(_DATA, _END_STREAM if last else 0, _STREAM, chunk))
+            if not payload:
+                return
+
+    def _read_frame(self) -> None:
+        header = self._receive(9)
+        length = int.from_bytes(header[:3], "big")
+        kind, flags = header[3], header[4]
+        stream = int.from_bytes(header[5:9], "big") & 0x7FFFFFFF
+        payload = self._receive(length)
+        if kind == _SETTINGS and not flags & _ACK:
+            for i in range(0, len(payload), 6):
+                key, value = int.from_bytes(payload[i : i + 2], "big"), payload[i + 2 : i + 6]
+                if key == _INITIAL_WINDOW_SIZE:
+                    size = int.from_bytes(value, "big")
+                    self.windows[_STREAM] += size - self.stream_window_size
+                    self.stream_window_size = size
+                elif key == _MAX_FRAME_SIZE:
+                    self.max_frame = int.from_bytes(value, "big")
+            self.socket.sendall(_frame(_SETTINGS, _ACK, 0, b""))
+        elif kind == _PING and not flags & _ACK:
+            self.socket.sendall(_frame(_PING, _ACK, 0, payload))
+        elif kind == _WINDOW_UPDATE:
+            self.windows[stream] = self.windows.get(stream, 0) + int.from_bytes(payload, "big")
+        elif kind == _DATA and stream == _STREAM:
+            # google.protobuf.Empty: a message of length 0 (flag byte, then four zero bytes).
+            self.answered = self.answered or payload[:5] == b"\x00" * 5
+        elif kind in (_RST_STREAM, _GOAWAY):
+            self.ended = True
+        if kind in (_DATA, _HEADERS) and stream == _STREAM and flags & _END_STREAM:
+            self.ended = True
+
+    def _receive(self, size: int) -> bytes:
+        while len(self.buffer) < size:
+            chunk = self.socket.recv(65536)
+            if not chunk:
+                raise ConnectionError("the Automation API closed the event stream")
+            self.buffer += chunk
+        data, self.buffer = self.buffer[:size], self.buffer[size:]
+        return data
+
+
+def _frame(kind: int, flags: int, stream: int, payload: bytes) -> bytes:
+    return (
+        len(payload).to_bytes(3, "big") + bytes((kind, flags)) + stream.to_bytes(4, "big") + payload
     )
 
 
-def deliver(target: str, lines: list[str]) -> None:
-    if not target.startswith("tcp://"):
-        with Path(target).open("a") as log:
-            log.writelines(line + "\n" for line in lines)
-        return
-    site_packages()
-    import grpc
-    from pulumi.runtime.proto import events_pb2, events_pb2_grpc
+def _hpack_string(text: str) -> bytes:
+    """An HPACK string literal, not Huffman-coded: its length (7-bit prefix), then its bytes."""
+    data = text.encode()
+    return _hpack_int(len(data), 7) + data
 
-    with grpc.insecure_channel(target.removeprefix("tcp://")) as channel:
-        stub = events_pb2_grpc.EventsStub(channel)
-        stub.StreamEvents(iter([events_pb2.EventRequest(event=line) for line in lines]))
+
+def _hpack_int(value: int, prefix_bits: int) -> bytes:
+    limit = (1 << prefix_bits) - 1
+    if value < limit:
+        return bytes((value,))
+    out, value = [limit], value - limit
+    while value >= 128:
+        out.append(value % 128 + 128)
+        value //= 128
+    return bytes([*out, value])
+
+
+def _varint(value: int) -> bytes:
+    out = []
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    return bytes([*out, value])
 
 
 if __name__ == "__main__":
