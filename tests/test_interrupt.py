@@ -340,14 +340,18 @@ def test_first_ctrl_c_cancels_gracefully_and_waits_for_the_engine(
 def test_second_ctrl_c_forces_a_stop_and_says_what_is_left(
     fake: FakePulumi, tmp_path: Path, start: Start
 ) -> None:
+    # The cancel then waits for the database step in flight (AFTER_CANCEL[1]) until the second
+    # Ctrl-C: sent once that line is out, it reaches a CLI that is cancelling, with its event
+    # stream closed, however loaded the machine (a cancel of fixed length could end first).
     fake.configure(
-        lines_preview=[], lines=SLOW, hold=SLOW[1], cancel_lines=AFTER_CANCEL * 10,
-        cancel_seconds=0.3, version=GRPC_EVENTS_CLI,  # killed and locked out: no 5 s waits
+        lines_preview=[], lines=SLOW, hold=SLOW[1], cancel_lines=AFTER_CANCEL,
+        cancel_hold=AFTER_CANCEL[1], version=GRPC_EVENTS_CLI,  # killed, locked out: no 5 s waits
     )  # fmt: skip
     run = start(tmp_path, "up")
     wait_running(fake, "up", run)
     run.interrupt()
     run.wait_for("^C received; cancelling")
+    run.wait_for(AFTER_CANCEL[1])
     run.interrupt()
     code = run.finish()
     stderr = run.stderr
@@ -355,6 +359,7 @@ def test_second_ctrl_c_forces_a_stop_and_says_what_is_left(
     assert "Traceback" not in stderr
     assert fake.sigints() == ["up", "up"]
     assert "^C received; terminating" in run.stdout
+    assert AFTER_CANCEL[2] not in run.stdout  # killed before the step in flight ended
     assert "deploy.py: second Ctrl-C: stopping the engine now" in stderr
     assert "`pulumi cancel --stack dev --yes`" in stderr
     assert "pending operations in the state" in stderr and "`pulumi refresh --stack dev`" in stderr

@@ -54,7 +54,11 @@ if TYPE_CHECKING:
 ROOT = os.environ["FAKE_PULUMI_DIR"]
 CLI_FAILURE = 255  # what the real CLI exits with on any error
 HANDSHAKE_TIMEOUT_SECONDS = 10.0
-HOLD_TIMEOUT_SECONDS = 30.0
+HOLD_TIMEOUT_SECONDS = 60.0
+"""How long a `hold` or `cancel_hold` waits for the SIGINT that ends it. Past it the fake fails
+(HARNESS_FAILURE) instead of carrying on: a signal that never arrived must fail the test on the
+spot, saying so, rather than let the operation end as if uninterrupted."""
+HARNESS_FAILURE = 70  # the fake's exit when the test, not the code under test, went wrong
 POLL_SECONDS = 0.005
 # Recorded so the tests can see which backend and mode the Automation API selected.
 RECORDED_ENV = ("PULUMI_BACKEND_URL", "PULUMI_AUTOMATION_API", "PULUMI_CONFIG_PASSPHRASE")
@@ -291,10 +295,12 @@ class Engine:
 
     def __init__(self, verb: str, stack: str, takes_lock: bool) -> None:
         self.verb, self.stack, self.takes_lock = verb, stack, takes_lock
+        self.sigints = 0
         self.cancelled = False
 
     def on_sigint(self, _signum: int, _frame: FrameType | None) -> None:
         append("signals.marshal", {"verb": self.verb, "pid": os.getpid()})
+        self.sigints += 1
         if not self.cancelled:
             self.cancelled = True
             message = (
@@ -317,6 +323,24 @@ class Engine:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline and not self.cancelled:
             time.sleep(POLL_SECONDS)
+
+    def hold(self, line: str, sigints: int) -> bool:
+        """Stay busy after `line` (a long operation, or a step in flight that a cancel waits
+        for) until the CLI has had `sigints` SIGINTs; a second one never returns (it kills the
+        CLI). Ended by the signal, never by a clock, so a slow machine cannot end it before the
+        test's signal: False (after a message) if none came within HOLD_TIMEOUT_SECONDS."""
+        deadline = time.monotonic() + HOLD_TIMEOUT_SECONDS
+        while self.sigints < sigints:
+            if time.monotonic() >= deadline:
+                print(
+                    f"fake pulumi: no SIGINT {sigints} within {HOLD_TIMEOUT_SECONDS:.0f} s of "
+                    f"{line!r}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return False
+            time.sleep(POLL_SECONDS)
+        return True
 
     def release(self) -> None:
         if self.takes_lock:
@@ -342,14 +366,21 @@ def operation(scenario: Scenario, verb: str, args: list[str]) -> int:
         running.write(str(os.getpid()))
     code = run_operation(scenario, verb, args, stack, engine)
     if engine.cancelled:
-        # After a cancel the engine still reports what it finished, then fails.
-        for line in scenario.get("cancel_lines", ["    (cancelling: waiting for in-flight steps)"]):
-            print(line, flush=True)
-            time.sleep(float(scenario.get("cancel_seconds", 0.1)))
-        print("error: update canceled", file=sys.stderr, flush=True)
-        code = CLI_FAILURE
+        code = cancelled(scenario, engine)
     engine.release()
     return code
+
+
+def cancelled(scenario: Scenario, engine: Engine) -> int:
+    """After a cancel the engine still reports what it finished (the steps in flight), then
+    fails; a second SIGINT meanwhile kills it (Engine.on_sigint)."""
+    for line in scenario.get("cancel_lines", ["    (cancelling: waiting for in-flight steps)"]):
+        print(line, flush=True)
+        if line == scenario.get("cancel_hold") and not engine.hold(line, sigints=2):
+            return HARNESS_FAILURE
+        time.sleep(float(scenario.get("cancel_seconds", 0.1)))
+    print("error: update canceled", file=sys.stderr, flush=True)
+    return CLI_FAILURE
 
 
 def run_operation(
@@ -364,8 +395,8 @@ def run_operation(
         if line == scenario.get("handshake") and not wait_for_go():
             print("fake pulumi: the first line was not streamed to the caller", file=sys.stderr)
             return 70
-        if line == scenario.get("hold"):
-            engine.sleep(HOLD_TIMEOUT_SECONDS)
+        if line == scenario.get("hold") and not engine.hold(line, sigints=1):
+            return HARNESS_FAILURE
         engine.sleep(float(scenario.get("line_seconds", 0)))
     policy = "--policy-pack" in args and verb in ("preview", "up")
     changes = (
