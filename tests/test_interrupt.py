@@ -395,7 +395,7 @@ def test_ctrl_c_during_a_preview_leaves_nothing_to_clean_up(
     run = start(tmp_path, "preview")
     wait_running(fake, "preview", run)
     run.interrupt()
-    assert run.finish() == ExitCode.INTERRUPTED
+    assert run.finish() == ExitCode.INTERRUPTED, run.stderr
     assert "Traceback" not in run.stderr
     assert run.stderr.splitlines()[-1] == (
         "error: interrupted during `preview` of stack dev; it changes nothing"

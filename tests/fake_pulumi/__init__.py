@@ -16,7 +16,7 @@ Scenario keys (all optional):
   lines_<verb>    `lines` for one verb only (e.g. lines_up)
   hold            one of `lines`: after printing it the engine stays busy until a SIGINT
                   cancels it (a long operation, for the signal tests; with no SIGINT within
-                  60 s the fake fails with exit 70 instead of carrying on)
+                  45 s the fake fails with exit 70 instead of carrying on)
   line_seconds    pause after each line
   step_seconds    how long each resource step of an operation takes (a change's own
                   "seconds" key overrides it); a cancel ends the step in flight
@@ -24,7 +24,7 @@ Scenario keys (all optional):
   cancel_seconds  pause after each of them (default 0.1)
   cancel_hold     one of `cancel_lines`: after printing it the cancel waits for a step in
                   flight (a database: minutes) until a second SIGINT kills the CLI (exit 70
-                  if none comes within 60 s)
+                  if none comes within 45 s)
   up_changes      resource steps `up` performs, when they differ from the preview's `changes`
   policy          [{"level": "mandatory"|"advisory", "policy", "urn", "message"}]: CrossGuard
                   verdicts, reported only when --policy-pack is passed; a mandatory one fails

@@ -54,10 +54,11 @@ if TYPE_CHECKING:
 ROOT = os.environ["FAKE_PULUMI_DIR"]
 CLI_FAILURE = 255  # what the real CLI exits with on any error
 HANDSHAKE_TIMEOUT_SECONDS = 10.0
-HOLD_TIMEOUT_SECONDS = 60.0
+HOLD_TIMEOUT_SECONDS = 45.0
 """How long a `hold` or `cancel_hold` waits for the SIGINT that ends it. Past it the fake fails
-(HARNESS_FAILURE) instead of carrying on: a signal that never arrived must fail the test on the
-spot, saying so, rather than let the operation end as if uninterrupted."""
+(HARNESS_FAILURE) instead of carrying on: a signal that never arrived must fail the test saying
+so, rather than let the operation end as if uninterrupted. Below the tests' 60 s waits, so that
+message reaches the failing assertion."""
 HARNESS_FAILURE = 70  # the fake's exit when the test, not the code under test, went wrong
 POLL_SECONDS = 0.005
 # Recorded so the tests can see which backend and mode the Automation API selected.
