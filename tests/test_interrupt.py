@@ -401,3 +401,28 @@ def test_ctrl_c_during_a_preview_leaves_nothing_to_clean_up(
         "error: interrupted during `preview` of stack dev; it changes nothing"
     )
     assert fake.sigints() == ["preview"]
+
+
+def test_a_signal_taken_by_another_thread_is_handled_while_the_cli_runs() -> None:
+    """The kernel may hand the process's Ctrl-C to any thread; the main thread waiting on the
+    CLI's output readers must still run the handler then, not after the CLI exits."""
+    import threading
+    import time
+
+    from tap_tooling.ops import automation
+
+    handled: list[bool] = []
+    cli_running = threading.Event()
+    reader = threading.Thread(target=cli_running.wait, args=(10,))
+    previous = signal.signal(signal.SIGUSR1, lambda *_: handled.append(reader.is_alive()))
+    try:
+        reader.start()
+        signal.pthread_kill(reader.ident or 0, signal.SIGUSR1)  # lands on the reader thread
+        threading.Timer(2.0, cli_running.set).start()
+        started = time.monotonic()
+        automation._join(reader)
+        assert handled == [True]  # handled while the "CLI" still ran
+        assert time.monotonic() - started < 10
+    finally:
+        cli_running.set()
+        signal.signal(signal.SIGUSR1, previous)

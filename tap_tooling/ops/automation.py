@@ -48,6 +48,8 @@ region (otherwise the key is taken in the backend's region, where bootstrap made
 _STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 TERMINATE_GRACE_SECONDS = 5.0
 """After the second Ctrl-C: how long the CLI gets to stop its plugins before it is killed."""
+SIGNAL_CHECK_SECONDS = 0.05
+"""While the CLI runs, how often the main thread wakes to run a pending signal handler (_join)."""
 # Commands that take the stack's lock and write its state. A preview takes no lock (DIY
 # backends lock only for updates, pulumi/pulumi#8973) and writes no state.
 _STATE_VERBS = frozenset({"up", "refresh", "destroy", "import"})
@@ -305,7 +307,7 @@ class EngineCommand(auto.PulumiCommand):
             for reader in readers:
                 reader.start()
             for reader in readers:
-                reader.join()
+                _join(reader)
             code = process.wait()
             interrupts, sent = self._interrupts, self._sigints_sent
         if interrupts:
@@ -408,6 +410,16 @@ def forced_stop_notice(verb: str, stack: str) -> list[str]:
         "`pulumi import` it or delete it.",
         f"  Then `deploy.py preview --stack {stack}` shows what is left to do.",
     ]
+
+
+def _join(thread: threading.Thread) -> None:
+    """`thread.join()`, waking every SIGNAL_CHECK_SECONDS. The kernel delivers a signal sent to
+    the process (Ctrl-C, SIGTERM) to any of its threads that does not block it: a reader, one
+    of gRPC's. CPython then runs the Python handler only once the main thread runs bytecode
+    again, which a main thread asleep in a plain join() does only when the CLI has exited: the
+    Ctrl-C would be ignored for the whole update, then dropped (the CLI is gone)."""
+    while thread.is_alive():
+        thread.join(SIGNAL_CHECK_SECONDS)
 
 
 def _pump(stream: IO[str], sink: LineSink | None, lines: list[str]) -> None:
