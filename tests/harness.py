@@ -56,9 +56,9 @@ Program = Callable[[], Mapping[str, Any] | None]
 
 
 def shipped_stack(stack: str, **changes: Any) -> StackConfig:
-    """The validated config of a shipped stack file, with `changes` merged per key (a dict
-    into the section, None removes the key), as tests.conftest's `run_config` merges them.
-    The placeholder domain of a stack file is replaced as the offline plan replaces it."""
+    """The validated config of a shipped stack file with `changes` merged per key
+    (tests.conftest.changed_config, as `run_config` merges them). The placeholder domain of a
+    stack file is replaced as the offline plan replaces it."""
     raw = changed_config(stack, **changes)
     config, _notice = with_offline_domain(raw)
     return parse_stack_config(config, stack)
